@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Both set up everything they need first (a Python virtualenv from the lock file,
+# and the npm devnet tools), so they work on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck pytest install openapi benchmarks clean
+
+$(BIN)/recovery: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(BIN)/recovery node_modules/.package-lock.json
+
+## Runs the service with its defaults: SQLite file, two local anvil devnets.
+run: install
+	$(BIN)/recovery serve --devnet --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check recovery chains policies tests benchmarks
+	$(BIN)/ruff format --check recovery chains policies tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy recovery chains policies
+
+pytest: install
+	bash .ci/pytest.sh
+
+## Runs the whole suite: lint, types, and the tests on SQLite and PostgreSQL.
+test: lint typecheck pytest
+
+openapi: install
+	$(BIN)/recovery openapi > openapi.yaml
+
+benchmarks: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks of the recovery service; each module runs with `python -m`."""

@@ -1,0 +1,109 @@
+"""The chain adapter interface and the plain facts it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from chains.errors import BroadcastAmbiguous, ChainError, RpcUnavailable
+
+__all__ = [
+    "BroadcastAmbiguous",
+    "ChainAdapter",
+    "ChainError",
+    "RpcUnavailable",
+    "TokenMetadata",
+    "TokenTransfer",
+    "TransactionFacts",
+    "TransactionStatus",
+]
+
+TransactionStatus = Literal["success", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTransfer:
+    """One ERC-20 `Transfer` log: `value` base units of `token` from `sender` to `recipient`.
+
+    Addresses are checksummed; `log_index` is the log's index within its block.
+    """
+
+    token: str
+    sender: str
+    recipient: str
+    value: int
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFacts:
+    """What the chain says about one mined transaction."""
+
+    tx_hash: str
+    status: TransactionStatus
+    block_number: int
+    block_hash: str
+    sender: str
+    recipient: str | None
+    native_value: int
+    transfers: tuple[TokenTransfer, ...]
+
+    def transfers_to(self, address: str) -> tuple[TokenTransfer, ...]:
+        """Token transfers in this transaction whose recipient is `address`."""
+        wanted = address.lower()
+        return tuple(t for t in self.transfers if t.recipient.lower() == wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMetadata:
+    """A token's self-description; a field is None when the token does not say."""
+
+    address: str
+    symbol: str | None
+    name: str | None
+    decimals: int | None
+    transfer_returns_bool: bool | None = None
+
+
+@runtime_checkable
+class ChainAdapter(Protocol):
+    """Reads one network. Batch methods take many keys and make few round trips."""
+
+    network: str
+
+    def client_version(self) -> str:
+        """The node software's own name and version (`web3_clientVersion`)."""
+        ...
+
+    def chain_id(self) -> int:
+        """The chain id the node serves."""
+        ...
+
+    def head(self) -> int:
+        """Number of the latest block."""
+        ...
+
+    def transactions(self, hashes: Sequence[str]) -> dict[str, TransactionFacts | None]:
+        """Facts per hash, keyed by the hash as given; None when not found or not mined."""
+        ...
+
+    def block_hashes(self, numbers: Sequence[int]) -> dict[int, str | None]:
+        """Canonical block hash per height; None above the head."""
+        ...
+
+    def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:
+        """Whether each address holds contract code, keyed by the address as given."""
+        ...
+
+    def token_metadata(self, token: str) -> TokenMetadata:
+        """Symbol, name and decimals of a token, None for each one it does not expose."""
+        ...
+
+    def native_balance(self, address: str) -> int:
+        """Native coin balance of `address` in base units at the head."""
+        ...
+
+    def token_balance(self, token: str, address: str) -> int:
+        """Balance of `address` in `token` base units at the head."""
+        ...

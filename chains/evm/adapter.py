@@ -1,0 +1,336 @@
+"""The EVM chain adapter: one class serves every EVM network by its RPC endpoints."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+from eth_utils.crypto import keccak
+
+from chains.base import TokenMetadata, TransactionFacts, TransactionStatus
+from chains.errors import (
+    BroadcastAmbiguous,
+    BroadcastRejected,
+    InvalidChainInput,
+    RpcUnavailable,
+    UnexpectedResponse,
+)
+from chains.evm import metadata
+from chains.evm.addresses import checksum
+from chains.evm.rpc import JsonRpcClient, RpcReply, rpc_error
+from chains.evm.transfers import decode_transfers
+
+_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# Node answers meaning "this exact transaction is already in my pool".
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+# How nodes word "the call itself failed" (geth, erigon, nethermind, besu, anvil).
+_REVERT_MARKERS = ("revert", "execution", "invalid opcode", "out of gas", "vm exception")
+# transfer(0x..dEaD, 0) sent from 0x..dEaD: moves nothing, reveals what transfer() returns.
+_PROBE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
+_ZERO_SELF_TRANSFER = (
+    "0x"
+    + keccak(text="transfer(address,uint256)")[:4].hex()
+    + _PROBE_ACCOUNT[2:].lower().rjust(64, "0")
+    + "0" * 64
+)
+
+
+class EvmAdapter:
+    """Reads an EVM network over JSON-RPC; many lookups travel in one batch request.
+
+    `calls` and `errors` count HTTP requests to this network's endpoints (a batch counts
+    once) so that metrics and benchmarks can report them.
+    """
+
+    def __init__(
+        self,
+        network: str,
+        endpoints: Sequence[str],
+        *,
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        batch_size: int = 500,
+    ) -> None:
+        self.network = network
+        self.batch_size = batch_size
+        self._rpc = JsonRpcClient(
+            network, endpoints, timeout=timeout, retries=retries, backoff=backoff
+        )
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The RPC endpoints, in the order they are tried."""
+        return self._rpc.endpoints
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent to this network (a batch counts once)."""
+        return self._rpc.calls
+
+    @property
+    def errors(self) -> int:
+        """HTTP requests to this network that failed."""
+        return self._rpc.errors
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._rpc.close()
+
+    def __enter__(self) -> EvmAdapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EvmAdapter({self.network!r}, {list(self.endpoints)!r})"
+
+    # Single reads
+
+    def client_version(self) -> str:
+        """The node software's own name and version (`web3_clientVersion`)."""
+        return str(self._rpc.call("web3_clientVersion", []))
+
+    def chain_id(self) -> int:
+        """The chain id the node serves."""
+        return self._quantity(self._rpc.call("eth_chainId", []), "eth_chainId")
+
+    def head(self) -> int:
+        """Number of the latest block."""
+        return self._quantity(self._rpc.call("eth_blockNumber", []), "eth_blockNumber")
+
+    def native_balance(self, address: str) -> int:
+        """Native coin balance of `address` in base units at the head."""
+        self._address(address)
+        result = self._rpc.call("eth_getBalance", [address, "latest"])
+        return self._quantity(result, "eth_getBalance")
+
+    def token_balance(self, token: str, address: str) -> int:
+        """Balance of `address` in `token` base units at the head."""
+        self._address(token)
+        data = metadata.BALANCE_OF + "0" * 24 + self._address(address)[2:].lower()
+        result = self._rpc.call("eth_call", [{"to": token, "data": data}, "latest"])
+        raw = self._bytes(result, "eth_call balanceOf")
+        if len(raw) < 32:
+            raise UnexpectedResponse(
+                self.network, "eth_call balanceOf", f"{token} returned {len(raw)} bytes, not 32"
+            )
+        return int.from_bytes(raw[:32], "big")
+
+    # Batched reads
+
+    def transactions(self, hashes: Sequence[str]) -> dict[str, TransactionFacts | None]:
+        """Facts per hash, keyed by the hash as given; None when not found or not yet mined.
+
+        Every transaction and its receipt travel in one JSON-RPC batch (chunked by
+        `batch_size`); a hash the node does not know leaves the others unaffected.
+        """
+        wanted = list(dict.fromkeys(hashes))
+        for tx_hash in wanted:
+            if not _TX_HASH.match(tx_hash):
+                raise InvalidChainInput(self.network, "transaction hash", tx_hash)
+        requests: list[tuple[str, Sequence[Any]]] = []
+        for tx_hash in wanted:
+            requests.append(("eth_getTransactionByHash", [tx_hash]))
+            requests.append(("eth_getTransactionReceipt", [tx_hash]))
+        replies = self._batch(requests)
+        facts: dict[str, TransactionFacts | None] = {}
+        for index, tx_hash in enumerate(wanted):
+            tx = self._result(replies[2 * index], "eth_getTransactionByHash")
+            receipt = self._result(replies[2 * index + 1], "eth_getTransactionReceipt")
+            facts[tx_hash] = self._facts(tx_hash, tx, receipt)
+        return facts
+
+    def block_hashes(self, numbers: Sequence[int]) -> dict[int, str | None]:
+        """Canonical block hash per height in one batch; None above the head."""
+        wanted = list(dict.fromkeys(numbers))
+        for number in wanted:
+            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                raise InvalidChainInput(self.network, "block number", number)
+        replies = self._batch([("eth_getBlockByNumber", [hex(n), False]) for n in wanted])
+        hashes: dict[int, str | None] = {}
+        for number, reply in zip(wanted, replies, strict=True):
+            block = self._result(reply, "eth_getBlockByNumber")
+            hashes[number] = str(block["hash"]).lower() if block else None
+        return hashes
+
+    def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:
+        """Whether each address holds code at the head, keyed by the address as given.
+
+        An EIP-7702 delegated account shows its delegation designator as code and so
+        counts as having code; the caller decides what that means for it.
+        """
+        wanted = list(dict.fromkeys(addresses))
+        for address in wanted:
+            self._address(address)
+        replies = self._batch([("eth_getCode", [a, "latest"]) for a in wanted])
+        return {
+            address: len(self._bytes(self._result(reply, "eth_getCode"), "eth_getCode")) > 0
+            for address, reply in zip(wanted, replies, strict=True)
+        }
+
+    def token_metadata(self, token: str) -> TokenMetadata:
+        """Symbol, name, decimals and transfer() return shape in one batch.
+
+        Tolerates `bytes32` symbols and names, a missing `decimals()`, reverts, and
+        addresses without code: whatever the token does not say is None.
+        `transfer_returns_bool` comes from simulating a zero-value self-transfer.
+        """
+        checksummed = self._address(token)
+        probe = {"from": _PROBE_ACCOUNT, "to": token, "data": _ZERO_SELF_TRANSFER}
+        replies = self._batch(
+            [
+                *(
+                    ("eth_call", [{"to": token, "data": selector}, "latest"])
+                    for selector in (metadata.SYMBOL, metadata.NAME, metadata.DECIMALS)
+                ),
+                ("eth_call", [probe, "latest"]),
+                ("eth_getCode", [token, "latest"]),
+            ]
+        )
+        symbol_raw, name_raw, decimals_raw, transfer_raw = (
+            self._call_output(reply) for reply in replies[:4]
+        )
+        code = self._bytes(self._result(replies[4], "eth_getCode"), "eth_getCode")
+        returns_bool: bool | None = None
+        if code and transfer_raw is not None:
+            returns_bool = len(transfer_raw) >= 32
+        return TokenMetadata(
+            address=checksummed,
+            symbol=metadata.decode_text(symbol_raw or b""),
+            name=metadata.decode_text(name_raw or b""),
+            decimals=metadata.decode_decimals(decimals_raw or b""),
+            transfer_returns_bool=returns_bool,
+        )
+
+    def _call_output(self, reply: RpcReply) -> bytes | None:
+        """Return data of an eth_call; None when the call reverted."""
+        if reply.error is None:
+            return self._bytes(reply.result, "eth_call")
+        message = str(reply.error.get("message", "")).lower()
+        if reply.error.get("code") == 3 or any(m in message for m in _REVERT_MARKERS):
+            return None
+        # Anything else (rate limit, node trouble) is not an answer about the token.
+        raise rpc_error(self.network, "eth_call", reply.error)
+
+    # Broadcast
+
+    def send_raw_transaction(self, raw: bytes) -> str:
+        """Broadcast a signed transaction once and return its hash; never re-sends blindly.
+
+        Endpoints are tried in turn only while a connection could not even be opened, so
+        nothing was sent. Once the request may have left (timeout, dropped connection, a
+        5xx answer, an unreadable body) it raises `BroadcastAmbiguous`: look the hash up.
+        A node refusal raises `BroadcastRejected`, except "already known", which means the
+        node holds this very transaction and returns its hash.
+        """
+        tx_hash = "0x" + keccak(raw).hex()
+        request_id = self._rpc.next_id()
+        content = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "method": "eth_sendRawTransaction",
+                "params": ["0x" + raw.hex()],
+            }
+        ).encode()
+        failures: dict[str, str] = {}
+        for endpoint in self.endpoints:
+            try:
+                response = self._rpc.post_once(endpoint, content)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failures[endpoint] = f"{type(exc).__name__} before sending: {exc}"
+                continue
+            except httpx.HTTPError as exc:
+                raise BroadcastAmbiguous(
+                    self.network, tx_hash, endpoint, f"{type(exc).__name__}: {exc}"
+                ) from exc
+            return self._broadcast_answer(tx_hash, endpoint, response)
+        raise RpcUnavailable(self.network, "eth_sendRawTransaction", failures)
+
+    def _broadcast_answer(self, tx_hash: str, endpoint: str, response: httpx.Response) -> str:
+        try:
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}: {response.text[:200]}")
+            body = response.json()
+            if not isinstance(body, dict):
+                raise ValueError(f"expected an object, got {body!r:.200}")
+        except ValueError as exc:
+            self._rpc.count_error()
+            raise BroadcastAmbiguous(self.network, tx_hash, endpoint, str(exc)) from exc
+        error = body.get("error")
+        if error is not None:
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+            if any(marker in message.lower() for marker in _ALREADY_KNOWN):
+                return tx_hash
+            raise BroadcastRejected(self.network, tx_hash, endpoint, message)
+        answered = str(body.get("result", "")).lower()
+        if answered != tx_hash:
+            raise BroadcastAmbiguous(
+                self.network, tx_hash, endpoint, f"node answered hash {answered!r}"
+            )
+        return tx_hash
+
+    # Reading answers
+
+    def _facts(
+        self, tx_hash: str, tx: dict[str, Any] | None, receipt: dict[str, Any] | None
+    ) -> TransactionFacts | None:
+        if not tx or not receipt or receipt.get("blockNumber") is None:
+            return None  # unknown, or still pending in a mempool
+        method = "eth_getTransactionReceipt"
+        try:
+            status: TransactionStatus = (
+                "success" if self._quantity(receipt["status"], method) == 1 else "failed"
+            )
+            recipient = tx.get("to")
+            return TransactionFacts(
+                tx_hash=tx_hash.lower(),
+                status=status,
+                block_number=self._quantity(receipt["blockNumber"], method),
+                block_hash=str(receipt["blockHash"]).lower(),
+                sender=checksum(str(tx["from"])),
+                recipient=checksum(str(recipient)) if recipient else None,
+                native_value=self._quantity(tx["value"], "eth_getTransactionByHash"),
+                transfers=decode_transfers(receipt.get("logs") or []),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnexpectedResponse(self.network, method, f"{tx_hash}: {exc!r}") from exc
+
+    def _batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
+        if not requests:
+            return []
+        return self._rpc.batch(requests, chunk_size=self.batch_size)
+
+    def _result(self, reply: RpcReply, method: str) -> Any:
+        if reply.error is not None:
+            raise rpc_error(self.network, method, reply.error)
+        return reply.result
+
+    def _quantity(self, value: Any, method: str) -> int:
+        try:
+            return int(str(value), 16)
+        except ValueError as exc:
+            raise UnexpectedResponse(self.network, method, f"{value!r} is no quantity") from exc
+
+    def _bytes(self, value: Any, method: str) -> bytes:
+        try:
+            return bytes.fromhex(str(value).removeprefix("0x"))
+        except ValueError as exc:
+            raise UnexpectedResponse(self.network, method, f"{value!r:.100} is no hex") from exc
+
+    def _address(self, address: str) -> str:
+        if not isinstance(address, str) or not _ADDRESS.match(address):
+            raise InvalidChainInput(self.network, "address", address)
+        return checksum(address)

@@ -1,0 +1,200 @@
+"""JSON-RPC over HTTP with failover across a network's endpoints, retries and counters."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from chains.errors import RpcError, RpcUnavailable, UnexpectedResponse
+
+_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class RpcReply:
+    """One answer of a batch: a result, or the node's error object for that item."""
+
+    result: Any
+    error: dict[str, Any] | None = None
+
+
+class JsonRpcClient:
+    """Sends JSON-RPC requests to the first endpoint that answers.
+
+    A request goes to the endpoint that last answered, then to the others in order; a
+    connection error, timeout, non-200 status or unreadable body moves on to the next one.
+    After every endpoint failed, the whole round is retried `retries` times with exponential
+    backoff, then `RpcUnavailable` names each endpoint's last error. JSON-RPC error objects
+    are answers, not endpoint failures, and never trigger failover.
+    """
+
+    def __init__(
+        self,
+        network: str,
+        endpoints: Sequence[str],
+        *,
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not endpoints:
+            raise ValueError(f"network {network} needs at least one RPC endpoint")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self.network = network
+        self.endpoints: tuple[str, ...] = tuple(endpoints)
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._http = httpx.Client(timeout=timeout, headers=_HEADERS)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._preferred = 0
+        self._calls = 0
+        self._errors = 0
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent, a batch counting once; failed attempts included."""
+        return self._calls
+
+    @property
+    def errors(self) -> int:
+        """HTTP requests that failed (connection, timeout, bad status, unreadable body)."""
+        return self._errors
+
+    def close(self) -> None:
+        """Close pooled HTTP connections."""
+        self._http.close()
+
+    def call(self, method: str, params: Sequence[Any]) -> Any:
+        """Send one request and return its result; a JSON-RPC error raises `RpcError`."""
+        request_id = next(self._ids)
+        payload = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
+        body = self._post(json.dumps(payload).encode(), method)
+        if not isinstance(body, dict) or body.get("id") != request_id:
+            raise UnexpectedResponse(self.network, method, f"no answer for id {request_id}")
+        reply = _reply(body)
+        if reply.error is not None:
+            raise rpc_error(self.network, method, reply.error)
+        return reply.result
+
+    def batch(
+        self,
+        requests: Sequence[tuple[str, Sequence[Any]]],
+        *,
+        chunk_size: int = 500,
+        parallel: int = 4,
+    ) -> list[RpcReply]:
+        """Send requests as JSON-RPC batches of at most `chunk_size`; replies keep the order.
+
+        Up to `parallel` chunks are in flight at once: a node answers the items of one
+        batch one after another, so a large read finishes sooner spread over connections.
+        """
+        chunks = [requests[i : i + chunk_size] for i in range(0, len(requests), chunk_size)]
+        if len(chunks) <= 1 or parallel <= 1:
+            return [reply for chunk in chunks for reply in self._batch_chunk(chunk)]
+        with ThreadPoolExecutor(max_workers=min(parallel, len(chunks))) as pool:
+            answered = list(pool.map(self._batch_chunk, chunks))
+        return [reply for chunk_replies in answered for reply in chunk_replies]
+
+    def _batch_chunk(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
+        ids = [next(self._ids) for _ in requests]
+        payload = [
+            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
+            for request_id, (method, params) in zip(ids, requests, strict=True)
+        ]
+        label = f"batch of {len(requests)} ({requests[0][0]}, ...)"
+        body = self._post(json.dumps(payload).encode(), label)
+        if isinstance(body, dict):
+            # A node that refuses the whole batch answers with a single error object.
+            raise rpc_error(self.network, label, body.get("error") or {"message": str(body)})
+        if not isinstance(body, list):
+            raise UnexpectedResponse(self.network, label, f"expected a list, got {body!r:.200}")
+        by_id = {item.get("id"): item for item in body if isinstance(item, dict)}
+        missing = [request_id for request_id in ids if request_id not in by_id]
+        if missing:
+            raise UnexpectedResponse(self.network, label, f"no answer for ids {missing[:5]}")
+        return [_reply(by_id[request_id]) for request_id in ids]
+
+    def _post(self, content: bytes, label: str) -> Any:
+        failures: dict[str, str] = {}
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(self.backoff * 2 ** (attempt - 1))
+            for index in self._endpoint_order():
+                endpoint = self.endpoints[index]
+                self._count(error=False)
+                try:
+                    response = self._http.post(endpoint, content=content)
+                except httpx.HTTPError as exc:
+                    failures[endpoint] = f"{type(exc).__name__}: {exc}"
+                    self._count(error=True)
+                    continue
+                if response.status_code != 200:
+                    failures[endpoint] = f"HTTP {response.status_code}: {response.text[:200]}"
+                    self._count(error=True)
+                    continue
+                try:
+                    body = response.json()
+                except ValueError as exc:
+                    failures[endpoint] = f"unreadable body: {exc}"
+                    self._count(error=True)
+                    continue
+                self._preferred = index
+                return body
+        raise RpcUnavailable(self.network, label, failures)
+
+    def post_once(self, endpoint: str, content: bytes) -> httpx.Response:
+        """One HTTP attempt at one endpoint, counted, with no retry (used for broadcasts)."""
+        self._count(error=False)
+        try:
+            return self._http.post(endpoint, content=content)
+        except httpx.HTTPError:
+            self._count(error=True)
+            raise
+
+    def count_error(self) -> None:
+        """Record a failure noticed by the caller after `post_once` returned."""
+        self._count(error=True)
+
+    def next_id(self) -> int:
+        """A fresh JSON-RPC request id."""
+        return next(self._ids)
+
+    def _endpoint_order(self) -> list[int]:
+        first = self._preferred
+        return [first, *(i for i in range(len(self.endpoints)) if i != first)]
+
+    def _count(self, *, error: bool) -> None:
+        with self._lock:
+            if error:
+                self._errors += 1
+            else:
+                self._calls += 1
+
+
+def _reply(item: dict[str, Any]) -> RpcReply:
+    error = item.get("error")
+    if error is not None:
+        return RpcReply(result=None, error=error if isinstance(error, dict) else {"message": error})
+    return RpcReply(result=item.get("result"))
+
+
+def rpc_error(network: str, method: str, error: dict[str, Any]) -> RpcError:
+    code = error.get("code")
+    return RpcError(
+        network,
+        method,
+        code if isinstance(code, int) else None,
+        str(error.get("message", error)),
+    )

@@ -1,0 +1,1 @@
+"""The REST API: HTTP in, domain calls, HTTP out."""

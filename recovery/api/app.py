@@ -1,0 +1,60 @@
+"""Builds the FastAPI application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from recovery import __version__
+from recovery.api import health
+from recovery.api.context import AppContext
+from recovery.api.errors import install_error_handlers
+from recovery.api.limits import BodySizeLimit
+from recovery.appeals import endpoints as appeals
+from recovery.catalogue import endpoints as catalogue
+from recovery.deposit_addresses import endpoints as deposit_addresses
+
+DESCRIPTION = """\
+Recovers mis-sent crypto deposits: tokens sent over the wrong network, or tokens the
+exchange does not list, sent to one of its deposit addresses.
+
+Every `/v1` route needs `Authorization: Bearer <api key>` except the public ones.
+Amounts are integers in base units, sent as decimal strings.
+Errors always look like `{"error": "ClassName", "detail": "what is wrong and how to fix it"}`.
+"""
+
+
+def create_app(context: AppContext) -> FastAPI:
+    """The API over `context` (database, policy, settings, clock)."""
+    app = FastAPI(title="Deposit recovery service", version=__version__, description=DESCRIPTION)
+    app.state.context = context
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(appeals.router)
+    app.include_router(deposit_addresses.router)
+    app.include_router(catalogue.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated spec, with FastAPI's validation-error shape replaced by ours."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        ours = "#/components/schemas/ErrorBody"
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                response = operation.get("responses", {}).get("422")
+                if response is not None:
+                    response["description"] = "The request is not valid; `detail` says why."
+                    response["content"] = {"application/json": {"schema": {"$ref": ours}}}
+        schemas = spec.get("components", {}).get("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = spec
+    return app.openapi_schema

@@ -1,0 +1,54 @@
+"""What every request needs: the database, the policy, the settings and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from policies import Policy
+from recovery.access.keys import Principal, authenticate
+from recovery.db.engine import Database
+from recovery.settings import Settings
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppContext:
+    """Process-wide dependencies, wired once at start-up."""
+
+    settings: Settings
+    database: Database
+    policy: Policy
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def get_context(request: Request) -> AppContext:
+    """The context the app was built with."""
+    context = request.app.state.context
+    assert isinstance(context, AppContext)
+    return context
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_principal(
+    context: ContextDep,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <api key>`", max_length=512)
+    ] = None,
+) -> Principal:
+    """The caller behind the request's API key (a short read-only transaction)."""
+    with context.database.unit_of_work() as session:
+        return authenticate(session, authorization)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,1 @@
+"""Appeals: filing a case, reading it, following its events, withdrawing it."""

@@ -1,0 +1,115 @@
+"""HTTP routes of the appeals feature: validate, call the service, return a schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from recovery.api.context import ContextDep, CurrentPrincipal
+from recovery.api.errors import error_responses
+from recovery.appeals import service
+from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
+from recovery.domain.case import CaseType
+from recovery.domain.states import CaseStatus
+
+router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_\-:.]+$",
+        description="Repeat a request safely: the same key and body give back the same case.",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AppealPublic,
+    responses=error_responses(401, 403, 409, 413, 422),
+    summary="File an appeal",
+)
+def file_appeal(
+    body: AppealCreate,
+    context: ContextDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> AppealPublic:
+    """File a case for one mis-sent transfer to one of your deposit addresses."""
+    with context.database.unit_of_work() as session:
+        filing = service.file_appeal(
+            session,
+            context.policy,
+            principal,
+            body,
+            idempotency_key=idempotency_key,
+            now=context.clock(),
+        )
+    if filing.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return AppealPublic.of(filing.case)
+
+
+@router.get(
+    "",
+    response_model=AppealPage,
+    responses=error_responses(401, 422),
+    summary="List your appeals",
+)
+def list_appeals(
+    context: ContextDep,
+    principal: CurrentPrincipal,
+    status: CaseStatus | None = None,
+    case_type: CaseType | None = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.PAGE_LIMIT_MAX)] = 20,
+) -> AppealPage:
+    """Your cases, newest first, a page at a time."""
+    with context.database.unit_of_work() as session:
+        items, next_cursor = service.list_cases(
+            session, principal, status=status, case_type=case_type, cursor=cursor, limit=limit
+        )
+    return AppealPage(items=[AppealPublic.of(c) for c in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{case_id}",
+    response_model=AppealPublic,
+    responses=error_responses(401, 404),
+    summary="Read an appeal",
+)
+def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+    """One of your cases, with the chain facts and the verdict once known."""
+    with context.database.unit_of_work() as session:
+        return AppealPublic.of(service.get_case(session, principal, case_id))
+
+
+@router.get(
+    "/{case_id}/events",
+    response_model=EventList,
+    responses=error_responses(401, 404),
+    summary="Follow an appeal",
+)
+def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> EventList:
+    """Every state change of one of your cases, oldest first."""
+    with context.database.unit_of_work() as session:
+        events = service.events(session, principal, case_id)
+    return EventList(items=[EventPublic.of(e) for e in events])
+
+
+@router.post(
+    "/{case_id}/cancel",
+    response_model=AppealPublic,
+    responses=error_responses(401, 404, 409),
+    summary="Withdraw an appeal",
+)
+def cancel_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+    """Withdraw one of your cases; possible until a reviewer approves it."""
+    with context.database.unit_of_work() as session:
+        return AppealPublic.of(service.cancel(session, principal, case_id, now=context.clock()))

@@ -1,0 +1,213 @@
+"""Every query about cases and their events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from recovery.db.tables import CaseEventRow, CaseRow, IdempotencyKeyRow
+from recovery.domain.case import Case, CaseEvent, CaseType
+from recovery.domain.errors import StaleCase
+from recovery.domain.states import RELEASED_STATES, CaseStatus
+
+_MUTABLE = (
+    "status",
+    "facts",
+    "verdict",
+    "policy_version",
+    "log_index",
+    "updated_at",
+    "refund_address",
+    "check_note",
+)
+
+
+def _to_case(row: CaseRow) -> Case:
+    return Case(
+        id=row.id,
+        number=row.number,
+        claimant=row.claimant,
+        case_type=CaseType(row.case_type),
+        network=row.network,
+        opened_for=row.opened_for,
+        tx_hash=row.tx_hash,
+        token=row.token,
+        deposit_address=row.deposit_address,
+        refund_address=row.refund_address,
+        claimed_amount=row.claimed_amount,
+        status=CaseStatus(row.status),
+        version=row.version,
+        last_seq=row.last_seq,
+        facts=row.facts,
+        verdict=row.verdict,
+        policy_version=row.policy_version,
+        log_index=row.log_index,
+        check_note=row.check_note,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _to_event(row: CaseEventRow) -> CaseEvent:
+    return CaseEvent(
+        case_id=row.case_id,
+        seq=row.seq,
+        from_status=CaseStatus(row.from_status) if row.from_status else None,
+        to_status=CaseStatus(row.to_status),
+        actor=row.actor,
+        reason_code=row.reason_code,
+        detail=row.detail,
+        created_at=row.created_at,
+    )
+
+
+class CaseRepository:
+    """Loads and stores cases; `save` applies optimistic locking on `version`."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, case: Case) -> None:
+        """Insert a new case and its pending events."""
+        row = CaseRow(
+            id=case.id,
+            claimant=case.claimant,
+            case_type=case.case_type.value,
+            network=case.network,
+            opened_for=case.opened_for,
+            tx_hash=case.tx_hash,
+            token=case.token,
+            deposit_address=case.deposit_address,
+            refund_address=case.refund_address,
+            claimed_amount=case.claimed_amount,
+            status=case.status.value,
+            version=case.version,
+            last_seq=case.last_seq,
+            facts=case.facts,
+            verdict=case.verdict,
+            policy_version=case.policy_version,
+            log_index=case.log_index,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+            next_check_at=case.created_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        case.number = row.number
+        self._write_events(case)
+
+    def save(self, case: Case) -> None:
+        """Write the case's changes if nobody else changed it since it was read."""
+        values = {name: getattr(case, name) for name in _MUTABLE}
+        values["status"] = case.status.value
+        result = self.session.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case.id, CaseRow.version == case.version)
+            .values(**values, version=case.version + 1, last_seq=case.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleCase(
+                f"case {case.reference} was changed by someone else (version {case.version} "
+                f"is stale); read it again and retry"
+            )
+        case.version += 1
+        self._write_events(case)
+
+    def _write_events(self, case: Case) -> None:
+        if not case.pending_events:
+            return
+        self.session.execute(
+            insert(CaseEventRow),
+            [
+                {
+                    "case_id": e.case_id,
+                    "seq": e.seq,
+                    "from_status": e.from_status.value if e.from_status else None,
+                    "to_status": e.to_status.value,
+                    "actor": e.actor,
+                    "reason_code": e.reason_code,
+                    "detail": e.detail,
+                    "created_at": e.created_at,
+                }
+                for e in case.pending_events
+            ],
+        )
+        case.pending_events.clear()
+
+    def get(self, case_id: str) -> Case | None:
+        """The case with `case_id`, or None."""
+        row = self.session.scalars(select(CaseRow).where(CaseRow.id == case_id)).one_or_none()
+        return _to_case(row) if row else None
+
+    def page(
+        self,
+        *,
+        claimant: str | None,
+        status: str | None,
+        case_type: str | None,
+        before_number: int | None,
+        limit: int,
+    ) -> list[Case]:
+        """Cases newest first, optionally only one claimant's, one status or one type."""
+        query = select(CaseRow)
+        if claimant is not None:
+            query = query.where(CaseRow.claimant == claimant)
+        if status is not None:
+            query = query.where(CaseRow.status == status)
+        if case_type is not None:
+            query = query.where(CaseRow.case_type == case_type)
+        if before_number is not None:
+            query = query.where(CaseRow.number < before_number)
+        rows = self.session.scalars(query.order_by(CaseRow.number.desc()).limit(limit))
+        return [_to_case(row) for row in rows]
+
+    def events(self, case_id: str) -> list[CaseEvent]:
+        """The case's events, oldest first."""
+        rows = self.session.scalars(
+            select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+        )
+        return [_to_event(row) for row in rows]
+
+    def live_claim(
+        self, *, network: str, tx_hash: str, token: str, deposit_address: str
+    ) -> Case | None:
+        """The live case that holds this transfer, if any."""
+        row = self.session.scalars(
+            select(CaseRow).where(
+                CaseRow.network == network,
+                CaseRow.tx_hash == tx_hash,
+                CaseRow.token == token,
+                CaseRow.deposit_address == deposit_address,
+                CaseRow.status.not_in([s.value for s in RELEASED_STATES]),
+            )
+        ).first()
+        return _to_case(row) if row else None
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many cases stand in each state."""
+        rows = self.session.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status))
+        return dict(rows)
+
+    def by_ids(self, case_ids: Sequence[str]) -> list[Case]:
+        """The cases with these ids."""
+        rows = self.session.scalars(select(CaseRow).where(CaseRow.id.in_(case_ids)))
+        return [_to_case(row) for row in rows]
+
+
+class IdempotencyRepository:
+    """Remembers the case each Idempotency-Key created."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, owner: str, key: str) -> IdempotencyKeyRow | None:
+        """The remembered request for this owner and key, if any."""
+        return self.session.get(IdempotencyKeyRow, (owner, key))
+
+    def remember(self, row: IdempotencyKeyRow) -> None:
+        """Store a key; a concurrent request with the same key fails on the primary key."""
+        self.session.add(row)
+        self.session.flush()

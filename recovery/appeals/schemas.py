@@ -1,0 +1,133 @@
+"""What the appeals API accepts and returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recovery.catalogue.schemas import VerdictPublic
+from recovery.domain.case import Case, CaseEvent
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AppealCreate(BaseModel):
+    """A request to recover one mis-sent transfer."""
+
+    model_config = _STRICT
+
+    case_type: Literal["wrong_network", "unlisted_token"] = Field(
+        description="wrong_network: sent over another network than the address was opened "
+        "for; unlisted_token: a token the exchange does not list, on a network it does."
+    )
+    network: str = Field(
+        min_length=1, max_length=64, description="Network the transfer actually went over."
+    )
+    opened_for: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Network the deposit address was opened for (wrong_network only).",
+    )
+    tx_hash: str = Field(min_length=1, max_length=128)
+    token: str = Field(
+        min_length=1,
+        max_length=128,
+        description='Token contract address, or "native" for the network\'s own coin.',
+    )
+    deposit_address: str = Field(min_length=1, max_length=128)
+    refund_address: str = Field(min_length=1, max_length=128)
+    claimed_amount: str | None = Field(
+        default=None,
+        max_length=78,
+        pattern=r"^[0-9]+$",
+        description="Amount that was sent, as an integer in base units (wei, token units).",
+    )
+
+
+class EventPublic(BaseModel):
+    """One state change of a case."""
+
+    seq: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason_code: str | None
+    detail: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: CaseEvent) -> EventPublic:
+        """The public view of an event."""
+        return cls(
+            seq=event.seq,
+            from_status=event.from_status.value if event.from_status else None,
+            to_status=event.to_status.value,
+            actor=event.actor,
+            reason_code=event.reason_code,
+            detail=event.detail,
+            created_at=event.created_at,
+        )
+
+
+class AppealPublic(BaseModel):
+    """A case as its claimant and the appeals team see it."""
+
+    id: str
+    reference: str
+    status: str
+    case_type: str
+    network: str
+    opened_for: str | None
+    tx_hash: str
+    token: str
+    deposit_address: str
+    refund_address: str
+    claimed_amount: str | None = Field(description="Base units, as a decimal string.")
+    facts: dict[str, Any] | None = Field(description="What the chain showed, once verified.")
+    verdict: VerdictPublic | None = Field(description="The policy's verdict and quote.")
+    policy_version: str | None
+    check_note: str | None = Field(
+        description="Why the last automatic check could not finish, if it could not."
+    )
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, case: Case) -> AppealPublic:
+        """The public view of a case."""
+        return cls(
+            id=case.id,
+            reference=case.reference,
+            status=case.status.value,
+            case_type=case.case_type.value,
+            network=case.network,
+            opened_for=case.opened_for,
+            tx_hash=case.tx_hash,
+            token=case.token,
+            deposit_address=case.deposit_address,
+            refund_address=case.refund_address,
+            claimed_amount=None if case.claimed_amount is None else str(case.claimed_amount),
+            facts=case.facts,
+            verdict=VerdictPublic.model_validate(case.verdict) if case.verdict else None,
+            policy_version=case.policy_version,
+            check_note=case.check_note,
+            version=case.version,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+        )
+
+
+class AppealPage(BaseModel):
+    """One page of cases, newest first."""
+
+    items: list[AppealPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class EventList(BaseModel):
+    """A case's events, oldest first."""
+
+    items: list[EventPublic]

@@ -1,0 +1,302 @@
+"""Filing, reading, listing and withdrawing appeals. Services never commit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from policies import Policy
+from recovery.access.keys import Principal, Role
+from recovery.appeals import formats
+from recovery.appeals.errors import (
+    AddressNotClaimants,
+    AppealRefused,
+    CaseNotFound,
+    DuplicateClaim,
+    IdempotencyKeyReused,
+    NotOurDepositAddress,
+)
+from recovery.appeals.repository import CaseRepository, IdempotencyRepository
+from recovery.appeals.schemas import AppealCreate
+from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
+from recovery.db.tables import IdempotencyKeyRow
+from recovery.deposit_addresses.repository import DepositAddressRepository
+from recovery.deposit_addresses.service import known_network
+from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType
+from recovery.domain.states import CaseStatus
+from recovery.errors import InvalidInput
+
+PAGE_LIMIT_MAX = 100
+
+
+@dataclass(frozen=True)
+class Filing:
+    """The outcome of filing: the case, and whether an earlier request already made it."""
+
+    case: Case
+    replayed: bool
+
+
+def _request_hash(appeal: AppealCreate) -> str:
+    canonical = json.dumps(appeal.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def normalise(policy: Policy, appeal: AppealCreate) -> AppealCreate:
+    """The appeal with known networks and well-formed, normalised addresses and hash."""
+    network = known_network(policy, appeal.network, "network")
+    family = policy.networks[network].family
+    opened_for: str | None = None
+    if appeal.case_type == CaseType.WRONG_NETWORK.value:
+        if appeal.opened_for is None:
+            raise InvalidInput(
+                "opened_for: a wrong_network appeal must name the network the deposit "
+                "address was opened for"
+            )
+        opened_for = known_network(policy, appeal.opened_for, "opened_for")
+        if opened_for == network:
+            raise InvalidInput(
+                f"opened_for: the transfer went over {network}, the network the address was "
+                "opened for; that is not a wrong-network case (file unlisted_token if the "
+                "token is not listed)"
+            )
+    elif appeal.opened_for is not None and appeal.opened_for.strip().lower() != network:
+        raise InvalidInput(
+            "opened_for: an unlisted_token appeal is about the network the address was opened "
+            "for; leave opened_for out or set it equal to network"
+        )
+    token = appeal.token
+    token = NATIVE if token.lower() == NATIVE else formats.address(family, token, "token")
+    if appeal.claimed_amount is not None and int(appeal.claimed_amount) == 0:
+        raise InvalidInput("claimed_amount: must be greater than zero (base units)")
+    return appeal.model_copy(
+        update={
+            "network": network,
+            "opened_for": opened_for,
+            "tx_hash": formats.tx_hash(family, appeal.tx_hash, "tx_hash"),
+            "token": token,
+            "deposit_address": formats.address(family, appeal.deposit_address, "deposit_address"),
+            "refund_address": formats.address(family, appeal.refund_address, "refund_address"),
+        }
+    )
+
+
+def _check_deposit_address(session: Session, claimant: str, appeal: AppealCreate) -> None:
+    row = DepositAddressRepository(session).get(appeal.deposit_address)
+    if row is None or row.owner != claimant:
+        raise AddressNotClaimants(
+            f"deposit_address: {appeal.deposit_address} is not one of your deposit addresses; "
+            "name the address the exchange gave you"
+        )
+    opened_on = ", ".join(row.networks)
+    if appeal.case_type == CaseType.WRONG_NETWORK.value:
+        assert appeal.opened_for is not None
+        if appeal.opened_for not in row.networks:
+            raise NotOurDepositAddress(
+                f"opened_for: deposit address {appeal.deposit_address} was not opened for "
+                f"{appeal.opened_for}; it was opened for: {opened_on}"
+            )
+        if appeal.network in row.networks:
+            raise InvalidInput(
+                f"network: deposit address {appeal.deposit_address} is also opened for "
+                f"{appeal.network}, so this is not a wrong-network transfer; if the token is "
+                "not listed there, file an unlisted_token appeal"
+            )
+    elif appeal.network not in row.networks:
+        raise NotOurDepositAddress(
+            f"network: deposit address {appeal.deposit_address} was not opened for "
+            f"{appeal.network}; it was opened for: {opened_on}. If the transfer went over "
+            f"{appeal.network} by mistake, file a wrong_network appeal"
+        )
+
+
+def file_appeal(
+    session: Session,
+    policy: Policy,
+    principal: Principal,
+    appeal: AppealCreate,
+    *,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Filing:
+    """File a case for the caller; the same Idempotency-Key and body give the same case."""
+    principal.require(Role.USER, Role.ADMIN)
+    appeal = normalise(policy, appeal)
+    cases = CaseRepository(session)
+    keys = IdempotencyRepository(session)
+    request_hash = _request_hash(appeal)
+    if idempotency_key is not None:
+        replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
+        if replay is not None:
+            return Filing(replay, replayed=True)
+    _check_deposit_address(session, principal.subject, appeal)
+    verdict = judge(policy, appeal, now=now)
+    refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
+    if refusals:
+        raise AppealRefused(verdict.summary, reason_code=refusals[0])
+    holder = cases.live_claim(
+        network=appeal.network,
+        tx_hash=appeal.tx_hash,
+        token=appeal.token,
+        deposit_address=appeal.deposit_address,
+    )
+    if holder is not None:
+        raise _duplicate(appeal, holder, principal.subject)
+    case = Case(
+        id=str(uuid.uuid4()),
+        claimant=principal.subject,
+        case_type=CaseType(appeal.case_type),
+        network=appeal.network,
+        opened_for=appeal.opened_for,
+        tx_hash=appeal.tx_hash,
+        token=appeal.token,
+        deposit_address=appeal.deposit_address,
+        refund_address=appeal.refund_address,
+        claimed_amount=None if appeal.claimed_amount is None else int(appeal.claimed_amount),
+        status=CaseStatus.SUBMITTED,
+        created_at=now,
+        updated_at=now,
+        verdict=verdict_dict(verdict) if appeal.claimed_amount is not None else None,
+        policy_version=policy.version,
+    )
+    case.open(actor=principal.actor, at=now)
+    try:
+        with session.begin_nested():
+            cases.add(case)
+            if idempotency_key is not None:
+                keys.remember(
+                    IdempotencyKeyRow(
+                        owner=principal.subject,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        case_id=case.id,
+                        created_at=now,
+                    )
+                )
+    except IntegrityError:
+        # A concurrent request won the race: either with the same Idempotency-Key
+        # or for the same transfer. Tell which, from what is now committed.
+        if idempotency_key is not None:
+            replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
+            if replay is not None:
+                return Filing(replay, replayed=True)
+        holder = cases.live_claim(
+            network=appeal.network,
+            tx_hash=appeal.tx_hash,
+            token=appeal.token,
+            deposit_address=appeal.deposit_address,
+        )
+        if holder is not None:
+            raise _duplicate(appeal, holder, principal.subject) from None
+        raise
+    return Filing(case, replayed=False)
+
+
+def _duplicate(appeal: AppealCreate, holder: Case, subject: str) -> DuplicateClaim:
+    # Name the other case only to its own claimant; never reveal someone else's.
+    whose = f" by your case {holder.reference}" if holder.claimant == subject else ""
+    return DuplicateClaim(
+        f"transfer {appeal.tx_hash} on {appeal.network} (token {appeal.token}, deposit address "
+        f"{appeal.deposit_address}) is already claimed{whose}; one transfer backs one live case"
+    )
+
+
+def _replay(
+    cases: CaseRepository,
+    keys: IdempotencyRepository,
+    owner: str,
+    idempotency_key: str,
+    request_hash: str,
+) -> Case | None:
+    remembered = keys.find(owner, idempotency_key)
+    if remembered is None:
+        return None
+    if remembered.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {idempotency_key!r} was already used with a different body; "
+            "use a new key for a new appeal"
+        )
+    return cases.get(remembered.case_id)
+
+
+def get_case(session: Session, principal: Principal, case_id: str) -> Case:
+    """The case if the caller may see it; someone else's case is not found."""
+    case = CaseRepository(session).get(case_id)
+    if case is None or (principal.role == Role.USER and case.claimant != principal.subject):
+        raise CaseNotFound(f"no case {case_id} among yours")
+    return case
+
+
+def events(session: Session, principal: Principal, case_id: str) -> list[CaseEvent]:
+    """The events of a case the caller may see, oldest first."""
+    case = get_case(session, principal, case_id)
+    return CaseRepository(session).events(case.id)
+
+
+def encode_cursor(number: int) -> str:
+    """An opaque cursor pointing after the case with `number`."""
+    return base64.urlsafe_b64encode(f"n:{number}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The case number a cursor points after; a 422 if it was not made by us."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
+        tag, _, number = text.partition(":")
+        if tag != "n" or not number.isdigit():
+            raise ValueError(text)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "cursor: not a cursor from this API; pass next_cursor from the previous page"
+        ) from None
+
+
+def list_cases(
+    session: Session,
+    principal: Principal,
+    *,
+    status: CaseStatus | None,
+    case_type: CaseType | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Case], str | None]:
+    """One page of the caller's cases (all cases for reviewers and admins), newest first."""
+    before = decode_cursor(cursor) if cursor else None
+    items = CaseRepository(session).page(
+        claimant=principal.subject if principal.role == Role.USER else None,
+        status=status.value if status else None,
+        case_type=case_type.value if case_type else None,
+        before_number=before,
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1].number
+        assert last is not None
+        next_cursor = encode_cursor(last)
+    return items, next_cursor
+
+
+def cancel(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
+    """Withdraw a case before approval; afterwards the table refuses it with a 409."""
+    case = get_case(session, principal, case_id)
+    case.transition(
+        CaseStatus.CANCELLED,
+        actor=principal.actor,
+        at=now,
+        reason_code="cancelled_by_user",
+        detail="withdrawn by the claimant",
+    )
+    CaseRepository(session).save(case)
+    return case

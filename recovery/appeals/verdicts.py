@@ -1,0 +1,68 @@
+"""Asking the policy engine for a verdict, and storing that verdict as plain JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from policies import Facts, Policy, StaticPriceSource, Verdict, evaluate
+from recovery.appeals.schemas import AppealCreate
+from recovery.domain.case import NATIVE
+
+# Refusals the policy makes from the appeal alone, before any chain lookup:
+# such an appeal is refused at filing and no case is written.
+STATIC_REFUSALS = frozenset({"network_unsupported", "pair_unsupported", "already_credited"})
+
+
+def facts_of_appeal(policy: Policy, appeal: AppealCreate, *, now: datetime) -> Facts:
+    """The facts a would-be appeal states, before the chain has confirmed any of them."""
+    token = None if appeal.token == NATIVE else appeal.token
+    return Facts(
+        case_type=appeal.case_type,
+        network=appeal.network,
+        opened_for=appeal.opened_for,
+        token=token,
+        token_decimals=None,
+        amount=int(appeal.claimed_amount) if appeal.claimed_amount is not None else 0,
+        deposit_address_is_contract=None,
+        sender=None,
+        refund_address=appeal.refund_address,
+        ownership_proven=False,
+        token_transferable=None,
+        transfer_time=None,
+        now=now,
+    )
+
+
+def judge(policy: Policy, appeal: AppealCreate, *, now: datetime) -> Verdict:
+    """The policy's verdict on the appeal as stated."""
+    return evaluate(facts_of_appeal(policy, appeal, now=now), policy, StaticPriceSource(policy))
+
+
+def _plain(value: Any, name: str = "") -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, name) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, int) and not isinstance(value, bool) and name.endswith("amount"):
+        # Base-unit amounts overflow JSON numbers in many readers: always send them as text.
+        return str(value)
+    return value
+
+
+def verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    """The verdict as JSON-ready data (amounts as strings where they could overflow)."""
+    data = _plain(verdict)
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,1 @@
+"""The public network catalogue and the eligibility preview."""

@@ -1,0 +1,190 @@
+"""The `recovery` command: serve, migrate, openapi, keys, deposit addresses, policy."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+import yaml
+
+from policies.cli import policy_app
+from recovery.access.keys import Role, create_key, revoke_key
+from recovery.settings import Settings, get_settings
+
+app = typer.Typer(help="Recovers mis-sent crypto deposits.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
+addresses_app = typer.Typer(help="Register deposit addresses.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(addresses_app, name="deposit-addresses")
+app.add_typer(policy_app, name="policy")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        typer.echo(f"error: bad settings: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    devnet: Annotated[
+        bool, typer.Option(help="Start two local anvil devnets (ethereum=1, bsc=56) first.")
+    ] = False,
+    scheduler: Annotated[
+        bool, typer.Option(help="Run the verification and confirmation jobs in-process.")
+    ] = True,
+) -> None:
+    """Run the API, and the periodic jobs, in this process."""
+    import uvicorn
+
+    from recovery.api.app import create_app
+    from recovery.bootstrap import build_context
+    from recovery.scheduler import background, build_adapters, check_interval
+    from recovery.verification.service import Checker
+
+    settings = _settings()
+    cluster = None
+    if devnet:
+        from chains.devnet.cluster import DevnetCluster
+
+        cluster = DevnetCluster(block_time=1).start()
+        overlays = [*settings.policy_overlays, "devnet"]
+        settings = settings.model_copy(
+            update={
+                "rpc": {**settings.rpc, **{n: [u] for n, u in cluster.endpoints().items()}},
+                "policy_overlays": list(dict.fromkeys(overlays)),
+            }
+        )
+        for network, url in cluster.endpoints().items():
+            typer.echo(f"devnet {network}: {url}")
+    jobs = None
+    try:
+        context = build_context(settings)
+        adapters = build_adapters(settings, context.policy)
+        if scheduler:
+            checker = Checker(context.database, context.policy, adapters, context.clock)
+            jobs = background(checker, check_interval(context.policy, list(adapters)))
+        typer.echo(
+            f"database {settings.database_url}; policy {context.policy.version}; "
+            f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
+        )
+        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+    finally:
+        if jobs is not None:
+            jobs.shutdown(wait=False)
+        if cluster is not None:
+            cluster.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run only the periodic jobs (any number of workers may share one PostgreSQL)."""
+    from recovery.bootstrap import build_context
+    from recovery.scheduler import blocking, build_adapters, check_interval
+    from recovery.verification.service import Checker
+
+    settings = _settings()
+    context = build_context(settings)
+    adapters = build_adapters(settings, context.policy)
+    checker = Checker(context.database, context.policy, adapters, context.clock)
+    typer.echo(f"worker {checker.owner}: chains {', '.join(sorted(adapters)) or 'none'}")
+    blocking(checker, check_interval(context.policy, list(adapters))).start()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (SQLite migrates by itself on `serve`)."""
+    from recovery.db.engine import make_engine
+    from recovery.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(make_engine(settings.database_url))
+    typer.echo(f"migrated {settings.database_url}")
+
+
+def openapi_yaml() -> str:
+    """The OpenAPI document of the app, as YAML."""
+    from recovery.api.app import create_app
+    from recovery.api.context import AppContext
+    from recovery.bootstrap import build_policy
+    from recovery.db.engine import Database, make_engine
+
+    settings = Settings(database_url="sqlite://")
+    context = AppContext(
+        settings=settings,
+        database=Database(make_engine("sqlite://")),
+        policy=build_policy(settings),
+    )
+    spec = create_app(context).openapi()
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document (YAML); `openapi.yaml` is this output."""
+    sys.stdout.write(openapi_yaml())
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="user, reviewer or admin.")],
+    subject: Annotated[str, typer.Option(help="Who the key belongs to (user id, email).")],
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from recovery.bootstrap import build_context
+
+    context = build_context(_settings())
+    with context.database.unit_of_work() as session:
+        key = create_key(session, role=role, subject=subject, now=datetime.now(UTC))
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The id part of rk_<id>_...")]) -> None:
+    """Revoke a key by its id part."""
+    from recovery.bootstrap import build_context
+
+    context = build_context(_settings())
+    with context.database.unit_of_work() as session:
+        found = revoke_key(session, prefix, datetime.now(UTC))
+    if not found:
+        typer.echo(f"no key with id {prefix}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {prefix}")
+
+
+@addresses_app.command("register")
+def addresses_register(
+    address: Annotated[str, typer.Argument(help="The deposit address.")],
+    owner: Annotated[str, typer.Option(help="Subject of the user who owns it.")],
+    network: Annotated[
+        list[str], typer.Option(help="A network it was opened for; repeat for several.")
+    ],
+) -> None:
+    """Register a deposit address for a user (same as POST /v1/deposit-addresses)."""
+    from recovery.bootstrap import build_context
+    from recovery.deposit_addresses.service import register
+    from recovery.errors import RecoveryError
+
+    context = build_context(_settings())
+    try:
+        with context.database.unit_of_work() as session:
+            row = register(
+                session,
+                context.policy,
+                address=address,
+                owner=owner,
+                networks=network,
+                actor="admin:cli",
+                now=datetime.now(UTC),
+            )
+    except RecoveryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"registered {row.address} for {row.owner} on {', '.join(row.networks)}")

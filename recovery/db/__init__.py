@@ -1,0 +1,1 @@
+"""Persistence: tables, the engine, units of work and migrations."""

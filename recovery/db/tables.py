@@ -1,0 +1,130 @@
+"""The tables. Domain objects are mapped to and from rows in the repositories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from recovery.db.types import Amount, UTCDateTime
+
+# A case in one of these states has let go of its on-chain transfer.
+_HOLDS_TRANSFER = "status NOT IN ('rejected', 'cancelled', 'expired')"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as a SHA-256 hash; the key itself is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DepositAddressRow(Base):
+    """A deposit address the exchange controls, who owns it and where it was opened."""
+
+    __tablename__ = "deposit_addresses"
+
+    address: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    networks: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseRow(Base):
+    """One appeal."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # One on-chain transfer backs at most one live case.
+        Index(
+            "uq_cases_live_transfer",
+            "network",
+            "tx_hash",
+            "token",
+            "deposit_address",
+            unique=True,
+            sqlite_where=text(_HOLDS_TRANSFER),
+            postgresql_where=text(_HOLDS_TRANSFER),
+        ),
+        Index(
+            "uq_cases_live_log",
+            "network",
+            "tx_hash",
+            "log_index",
+            unique=True,
+            sqlite_where=text(f"{_HOLDS_TRANSFER} AND log_index IS NOT NULL"),
+            postgresql_where=text(f"{_HOLDS_TRANSFER} AND log_index IS NOT NULL"),
+        ),
+        Index("ix_cases_claimant_number", "claimant", "number"),
+        Index("ix_cases_status_next_check", "status", "next_check_at"),
+    )
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    claimant: Mapped[str] = mapped_column(String(128))
+    case_type: Mapped[str] = mapped_column(String(32))
+    network: Mapped[str] = mapped_column(String(64))
+    opened_for: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tx_hash: Mapped[str] = mapped_column(String(128))
+    token: Mapped[str] = mapped_column(String(128))
+    deposit_address: Mapped[str] = mapped_column(String(128))
+    refund_address: Mapped[str] = mapped_column(String(128))
+    claimed_amount: Mapped[int | None] = mapped_column(Amount(), nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    log_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    policy_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Work claims by scheduler processes (a lapsed lease may be taken by another).
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Why the last check could not finish (an RPC outage, say); shown to the user.
+    check_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class CaseEventRow(Base):
+    """One state change of a case; rows are only ever inserted."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKeyRow(Base):
+    """Remembers which case an `Idempotency-Key` created, and for which body."""
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,29 @@
+"""Queries on the deposit address registry."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recovery.db.tables import DepositAddressRow
+
+
+class DepositAddressRepository:
+    """Loads and stores registered deposit addresses."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, address: str) -> DepositAddressRow | None:
+        """The registered address, or None."""
+        return self.session.get(DepositAddressRow, address)
+
+    def add(self, row: DepositAddressRow) -> None:
+        """Register an address."""
+        self.session.add(row)
+        self.session.flush()
+
+    def of_owner(self, owner: str) -> list[DepositAddressRow]:
+        """Every address registered to `owner`."""
+        query = select(DepositAddressRow).where(DepositAddressRow.owner == owner)
+        return list(self.session.scalars(query.order_by(DepositAddressRow.created_at)))

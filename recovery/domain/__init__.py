@@ -1,0 +1,1 @@
+"""Cases, their states and events: pure code with no web, ORM or chain imports."""

@@ -1,0 +1,116 @@
+"""The case (appeal) and its append-only event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from recovery.domain.errors import InvalidTransition
+from recovery.domain.states import TRANSITIONS, CaseStatus
+
+
+class CaseType(StrEnum):
+    """What went wrong with the deposit."""
+
+    WRONG_NETWORK = "wrong_network"
+    UNLISTED_TOKEN = "unlisted_token"
+
+
+NATIVE = "native"
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One state change of a case; written once, never updated or deleted."""
+
+    case_id: str
+    seq: int
+    from_status: CaseStatus | None
+    to_status: CaseStatus
+    actor: str
+    reason_code: str | None
+    detail: str
+    created_at: datetime
+
+
+@dataclass
+class Case:
+    """An appeal to recover one mis-sent transfer."""
+
+    id: str
+    claimant: str
+    case_type: CaseType
+    network: str
+    opened_for: str | None
+    tx_hash: str
+    token: str
+    deposit_address: str
+    refund_address: str
+    claimed_amount: int | None
+    status: CaseStatus
+    created_at: datetime
+    updated_at: datetime
+    number: int | None = None
+    version: int = 0
+    facts: dict[str, Any] | None = None
+    verdict: dict[str, Any] | None = None
+    policy_version: str | None = None
+    log_index: int | None = None
+    check_note: str | None = None
+    pending_events: list[CaseEvent] = field(default_factory=list)
+    last_seq: int = 0
+
+    @property
+    def reference(self) -> str:
+        """The human reference, e.g. `RC-000123`."""
+        return f"RC-{self.number:06d}" if self.number is not None else "RC-pending"
+
+    def transition(
+        self,
+        target: CaseStatus,
+        *,
+        actor: str,
+        at: datetime,
+        reason_code: str | None = None,
+        detail: str = "",
+    ) -> CaseEvent:
+        """Move the case to `target` and record the event; refuse moves not in the table."""
+        if target not in TRANSITIONS[self.status]:
+            allowed = ", ".join(sorted(TRANSITIONS[self.status])) or "none (final state)"
+            raise InvalidTransition(
+                f"case {self.reference} is {self.status}; it cannot move to {target} "
+                f"(allowed from {self.status}: {allowed})"
+            )
+        event = self._event(self.status, target, actor, at, reason_code, detail)
+        self.status = target
+        self.updated_at = at
+        return event
+
+    def open(self, *, actor: str, at: datetime) -> CaseEvent:
+        """Record the filing of the case as its first event."""
+        return self._event(None, self.status, actor, at, "filed", "appeal filed")
+
+    def _event(
+        self,
+        source: CaseStatus | None,
+        target: CaseStatus,
+        actor: str,
+        at: datetime,
+        reason_code: str | None,
+        detail: str,
+    ) -> CaseEvent:
+        self.last_seq += 1
+        event = CaseEvent(
+            case_id=self.id,
+            seq=self.last_seq,
+            from_status=source,
+            to_status=target,
+            actor=actor,
+            reason_code=reason_code,
+            detail=detail,
+            created_at=at,
+        )
+        self.pending_events.append(event)
+        return event

@@ -1,0 +1,86 @@
+"""One settings class for the whole service, read from `RECOVERY_*` variables."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEVELOPMENT_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+class Settings(BaseSettings):
+    """Service settings; every field can be set as `RECOVERY_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECOVERY_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./recovery.db"
+    # Extra policy overlays by name ("devnet") or path, merged onto the shipped catalogue.
+    policy_overlays: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # RPC endpoints per network id: RECOVERY_RPC__BSC=http://a,http://b
+    rpc: dict[str, Annotated[list[str], NoDecode]] = Field(default_factory=dict)
+    rpc_timeout_seconds: float = 5.0
+    mnemonic: str | None = None
+    max_body_bytes: int = 16_384
+    verification_deadline_seconds: int = 6 * 3600
+    scheduler_enabled: bool = True
+
+    @field_validator("policy_overlays", mode="before")
+    @classmethod
+    def _split_overlays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rpc", mode="before")
+    @classmethod
+    def _split_endpoints(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {
+                str(network).lower(): (
+                    [u.strip() for u in urls.split(",") if u.strip()]
+                    if isinstance(urls, str)
+                    else urls
+                )
+                for network, urls in value.items()
+            }
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Plain `postgresql://` means the psycopg 3 driver we ship.
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if self.mnemonic == DEVELOPMENT_MNEMONIC:
+                raise ValueError(
+                    "RECOVERY_MNEMONIC is the public development mnemonic; "
+                    "production needs a mnemonic of its own"
+                )
+            if "devnet" in self.policy_overlays:
+                raise ValueError("the devnet policy overlay cannot be used in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file (single-process mode)."""
+        return self.database_url.startswith("sqlite")
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

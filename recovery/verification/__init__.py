@@ -1,0 +1,1 @@
+"""Checking each claim against the chain: find the transfer, match it, judge it."""
