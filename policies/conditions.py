@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import ROUND_DOWN, Context, Decimal, localcontext
 from typing import Literal
 
 from policies.facts import Facts
@@ -45,8 +45,9 @@ ConditionCheck = Callable[[ConditionRef, ConditionContext, str], ConditionResult
 
 def money(value: Decimal) -> str:
     """A quote-currency value for people: two decimals, rounded down, thousands separated."""
-    with localcontext() as ctx:
-        ctx.prec = 400  # values of huge token amounts exceed the default 28 digits
+    # A fresh context: huge token amounts exceed the default 28 digits, and a caller's
+    # context may trap the rounding that this display function does on purpose.
+    with localcontext(Context(prec=1000)):
         return f"{value.quantize(Decimal('0.01'), rounding=ROUND_DOWN):,}"
 
 

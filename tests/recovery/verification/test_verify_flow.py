@@ -222,9 +222,7 @@ def test_bytes32_symbol_and_no_return_tokens_are_verified(
     assert second["facts"]["amount"] == str(10**12)
 
 
-def test_unseen_transaction_is_retried_until_the_deadline(
-    flow: Flow, clock: Clock
-) -> None:
+def test_unseen_transaction_is_retried_until_the_deadline(flow: Flow, clock: Clock) -> None:
     case = flow.file(tx_hash="0x" + "ee" * 32)
     flow.checker.verify_cycle()
     waiting = flow.read(case)
