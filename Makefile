@@ -17,7 +17,7 @@ $(BIN)/recovery: pyproject.toml requirements.lock
 	@touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 install: $(BIN)/recovery node_modules/.package-lock.json
