@@ -21,7 +21,7 @@ class UnknownConditionError(PolicyFileError):
     """Raised when policy data names a condition id that has no implementation."""
 
 
-class UnknownNetwork(PolicyError):  # noqa: N818 - the name is part of the public contract
+class UnknownNetwork(PolicyError):
     """Raised when a network id is not in the policy catalogue."""
 
     def __init__(self, network_id: str, known: Iterable[str]) -> None:

@@ -54,7 +54,7 @@ class CaseType(StrEnum):
     """The two kinds of mis-sent deposit the service recovers."""
 
     WRONG_NETWORK = "wrong_network"
-    UNLISTED_TOKEN = "unlisted_token"  # noqa: S105 - a case type, not a secret
+    UNLISTED_TOKEN = "unlisted_token"
 
 
 class RecoveryClass(StrEnum):

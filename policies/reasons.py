@@ -17,6 +17,6 @@ class ReasonCode(StrEnum):
     FEE_EXCEEDS_VALUE = "fee_exceeds_value"
     DEPOSIT_ADDRESS_IS_CONTRACT = "deposit_address_is_contract"
     OWNERSHIP_NOT_PROVEN = "ownership_not_proven"
-    TOKEN_NOT_TRANSFERABLE = "token_not_transferable"  # noqa: S105 - a reason code
+    TOKEN_NOT_TRANSFERABLE = "token_not_transferable"
     # Added: the transfer is older than a network's max_age_days condition allows.
     TRANSFER_TOO_OLD = "transfer_too_old"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -36,6 +37,9 @@ def serve(
     devnet: Annotated[
         bool, typer.Option(help="Start two local anvil devnets (ethereum=1, bsc=56) first.")
     ] = False,
+    devnet_port: Annotated[
+        int, typer.Option(help="RPC port of the ethereum devnet; bsc gets the next one.")
+    ] = 8545,
     scheduler: Annotated[
         bool, typer.Option(help="Run the verification and confirmation jobs in-process.")
     ] = True,
@@ -49,11 +53,20 @@ def serve(
     from recovery.verification.service import Checker
 
     settings = _settings()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so that
+    # the `finally` below stops the scheduler and the devnet nodes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     cluster = None
     if devnet:
         from chains.devnet.cluster import DevnetCluster
+        from chains.devnet.node import AnvilNode
 
-        cluster = DevnetCluster(block_time=1).start()
+        cluster = DevnetCluster({})
+        cluster.nodes = {
+            "ethereum": AnvilNode("ethereum", 1, port=devnet_port, block_time=1),
+            "bsc": AnvilNode("bsc", 56, port=devnet_port + 1, block_time=1),
+        }
+        cluster.start()
         overlays = [*settings.policy_overlays, "devnet"]
         settings = settings.model_copy(
             update={

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from policies import Policy, load_policy
 from chains.devnet import DevnetCluster
+from policies import Policy, load_policy
 from recovery.access.keys import Role, create_key
 from recovery.api.app import create_app
 from recovery.api.context import AppContext

@@ -50,6 +50,20 @@ class AnvilStartFailed(ChainError):
         super().__init__(f"anvil for {network} did not start: {detail}")
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM anvil when the process that started it dies.
+
+    atexit and `finally` do not run when the parent is killed by a signal; this does.
+    """
+    if platform.system() != "Linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def anvil_binary() -> Path:
     """The anvil binary installed by `npm ci` (`@foundry-rs/anvil`), or `$RECOVERY_ANVIL_BIN`."""
     override = os.environ.get(ANVIL_ENV)
@@ -160,6 +174,7 @@ class AnvilNode:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         with _lock:
             _processes[self._process.pid] = self._process

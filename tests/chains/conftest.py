@@ -19,12 +19,6 @@ from chains.evm import EvmAdapter
 
 
 @pytest.fixture(scope="session")
-def devnet() -> Iterator[DevnetCluster]:
-    with DevnetCluster({"ethereum": 1, "bsc": 56}) as cluster:
-        yield cluster
-
-
-@pytest.fixture(scope="session")
 def bsc(devnet: DevnetCluster) -> DevnetChain:
     return devnet.chain("bsc")
 

@@ -46,7 +46,15 @@ CASES = [
         "deposit_address_is_contract",
         ["contract", "bsc"],
     ),
-    ("deposit_address_is_eoa", {}, {"deposit_address_is_contract": None}, None, "pending", None, []),
+    (
+        "deposit_address_is_eoa",
+        {},
+        {"deposit_address_is_contract": None},
+        None,
+        "pending",
+        None,
+        [],
+    ),
     ("min_value", {"value": "50"}, {}, Decimal("50"), "pass", None, ["50.00"]),
     (
         "min_value",

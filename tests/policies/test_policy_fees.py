@@ -122,8 +122,14 @@ def test_fee_rounds_down_to_the_users_favour() -> None:
     assert result.fee_amount == 0
     assert result.net_amount == 1
     # 10 tokens = 30 USD, 5% = 1.5 USD = 0.5 token -> 0; 100 tokens: 15 USD = 5 tokens.
-    assert quote(schedule(brackets=[{"percent": "5"}]), 10, decimals=0, price=Decimal(3)).fee_amount == 0
-    assert quote(schedule(brackets=[{"percent": "5"}]), 100, decimals=0, price=Decimal(3)).fee_amount == 5
+    assert (
+        quote(schedule(brackets=[{"percent": "5"}]), 10, decimals=0, price=Decimal(3)).fee_amount
+        == 0
+    )
+    assert (
+        quote(schedule(brackets=[{"percent": "5"}]), 100, decimals=0, price=Decimal(3)).fee_amount
+        == 5
+    )
 
 
 def test_fee_is_capped_at_the_gross_amount() -> None:
@@ -171,7 +177,9 @@ def test_network_cost_is_converted_for_a_token() -> None:
 
 
 def test_network_cost_without_native_price_is_noted_not_charged() -> None:
-    cost = NetworkCost(amount=10**15, native_decimals=18, native_price=None, recovering_native=False)
+    cost = NetworkCost(
+        amount=10**15, native_decimals=18, native_price=None, recovering_native=False
+    )
     result = quote(schedule(), 100 * USD, cost=cost)
     assert result.fee_amount == 0
     assert any("network cost is not deducted" in note for note in result.notes)
@@ -204,7 +212,9 @@ percents = st.decimals(min_value=0, max_value=Decimal("99.99"), places=2)
 @st.composite
 def schedules(draw: st.DrawFn) -> FeeSchedule:
     bounds = sorted(draw(st.sets(money.filter(lambda m: m > 0), max_size=3)))
-    brackets: list[dict[str, Any]] = [{"up_to": str(b), "percent": str(draw(percents))} for b in bounds]
+    brackets: list[dict[str, Any]] = [
+        {"up_to": str(b), "percent": str(draw(percents))} for b in bounds
+    ]
     brackets.append({"percent": str(draw(percents))})
     min_fee = draw(money)
     max_fee = draw(st.none() | money.map(lambda m: m + min_fee))
@@ -291,7 +301,12 @@ def test_net_never_drops_when_more_arrives(
 
 
 @settings(max_examples=300, deadline=None)
-@given(schedules(), grosses, decimals_, st.decimals(min_value=Decimal("0.01"), max_value=1000, places=2))
+@given(
+    schedules(),
+    grosses,
+    decimals_,
+    st.decimals(min_value=Decimal("0.01"), max_value=1000, places=2),
+)
 def test_minimum_and_maximum_fee_hold_where_the_value_allows(
     fee_schedule: FeeSchedule, gross: int, decimals: int, price: Decimal
 ) -> None:

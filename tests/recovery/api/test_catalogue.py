@@ -25,7 +25,8 @@ def test_catalogue_is_public_and_lists_16_direct_and_16_conditional(client: Test
     conditional = [n for n in catalogue["items"] if n["wrong_network"]["class"] == "conditional"]
     assert all(n["wrong_network"]["conditions"] for n in conditional)
     assert all(n["wrong_network"]["fee_schedule"] for n in conditional)
-    assert catalogue["policy_version"] and len(catalogue["policy_hash"]) == 64
+    assert catalogue["policy_version"]
+    assert len(catalogue["policy_hash"]) == 64
 
 
 def test_one_network_and_an_unknown_one(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from policies import Policy, load_policy
 from recovery.access.keys import Role
 from recovery.api.app import create_app
 from recovery.api.context import AppContext
-from recovery.verification.service import Checker, CheckTiming
+from recovery.verification.service import Checker
 from tests.conftest import Clock
 
 DEPOSIT = "0x1111111111111111111111111111111111111111"
