@@ -55,13 +55,25 @@ class BroadcastRejected(ChainError):
 
     Refusal is not proof the transaction failed: an earlier copy may already be mined,
     so the caller looks the transaction up by `tx_hash` before deciding anything.
+    `lookup_by_hash` is True when the answer itself says the nonce is already taken or
+    the node already holds the transaction (`nonce too low`, `already known`,
+    `replacement transaction underpriced`): the payout's candidate hashes decide.
     """
 
-    def __init__(self, network: str, tx_hash: str, endpoint: str, message: str) -> None:
+    def __init__(
+        self,
+        network: str,
+        tx_hash: str,
+        endpoint: str,
+        message: str,
+        *,
+        lookup_by_hash: bool = False,
+    ) -> None:
         self.network = network
         self.tx_hash = tx_hash
         self.endpoint = endpoint
         self.rpc_message = message
+        self.lookup_by_hash = lookup_by_hash
         super().__init__(f"{endpoint} on {network} refused transaction {tx_hash}: {message}")
 
 

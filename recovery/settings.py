@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 16_384
     verification_deadline_seconds: int = 6 * 3600
     scheduler_enabled: bool = True
+    # Scheduler jobs: a claimed case stays leased to one process this long (a crashed
+    # process's claim lapses after it); one cycle claims at most this many cases; a
+    # `worker` serves /metrics on this port when set.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    check_batch_size: int = Field(default=1000, ge=1)
+    worker_metrics_port: int | None = None
 
     @field_validator("policy_overlays", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -21,13 +21,27 @@ from chains.errors import (
 )
 from chains.evm import metadata
 from chains.evm.addresses import checksum
+from chains.evm.payout import FeeParams, Receipt
 from chains.evm.rpc import JsonRpcClient, RpcReply, rpc_error
 from chains.evm.transfers import decode_transfers
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 # Node answers meaning "this exact transaction is already in my pool".
-_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported", "alreadyknown")
+# Node answers meaning "this nonce is already taken" (mined, or pending in the pool): the
+# sender's candidates are looked up by hash, the answer is not a failure of the payout.
+_NONCE_TAKEN = (
+    "nonce too low",
+    "oldnonce",
+    "nonce has already been used",
+    "replacement transaction underpriced",
+    "replacement fee too low",
+)
+_BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
+# Fields eth_estimateGas is given: fees are left out so that an address still waiting for
+# its gas top-up can be estimated.
+_ESTIMATE_FIELDS = ("from", "to", "value", "data", "input")
 # How nodes word "the call itself failed" (geth, erigon, nethermind, besu, anvil).
 _REVERT_MARKERS = ("revert", "execution", "invalid opcode", "out of gas", "vm exception")
 # transfer(0x..dEaD, 0) sent from 0x..dEaD: moves nothing, reveals what transfer() returns.
@@ -274,13 +288,145 @@ class EvmAdapter:
             message = str(error.get("message", error) if isinstance(error, dict) else error)
             if any(marker in message.lower() for marker in _ALREADY_KNOWN):
                 return tx_hash
-            raise BroadcastRejected(self.network, tx_hash, endpoint, message)
+            taken = any(marker in message.lower() for marker in _NONCE_TAKEN)
+            raise BroadcastRejected(self.network, tx_hash, endpoint, message, lookup_by_hash=taken)
         answered = str(body.get("result", "")).lower()
         if answered != tx_hash:
             raise BroadcastAmbiguous(
                 self.network, tx_hash, endpoint, f"node answered hash {answered!r}"
             )
         return tx_hash
+
+    # Payout support
+
+    def nonce(self, address: str, block: str | int = "pending") -> int:
+        """Transaction count of `address` at `block`; for diagnostics only.
+
+        The service allocates payout nonces from its database, never from this answer.
+        """
+        self._address(address)
+        if isinstance(block, bool) or not (
+            block in _BLOCK_TAGS or (isinstance(block, int) and block >= 0)
+        ):
+            raise InvalidChainInput(self.network, "block tag or number", block)
+        tag = hex(block) if isinstance(block, int) else block
+        result = self._rpc.call("eth_getTransactionCount", [address, tag])
+        return self._quantity(result, "eth_getTransactionCount")
+
+    def fee_params(
+        self,
+        *,
+        blocks: int = 10,
+        percentile: float = 50.0,
+        min_priority_fee_per_gas: int = 0,
+    ) -> FeeParams:
+        """Fees for a transaction to be mined soon, from one batch of reads.
+
+        EIP-1559 when the head block has a base fee: tip = median of the recent blocks'
+        `percentile` tips (`eth_feeHistory`), else `eth_maxPriorityFeePerGas`, else gas
+        price minus base fee; max fee = 2 x next base fee + tip, enough for six full
+        blocks in a row. A node without EIP-1559 gets a legacy `eth_gasPrice`.
+        """
+        replies = self._batch(
+            [
+                ("eth_getBlockByNumber", ["latest", False]),
+                ("eth_feeHistory", [hex(blocks), "latest", [percentile]]),
+                ("eth_maxPriorityFeePerGas", []),
+                ("eth_gasPrice", []),
+            ]
+        )
+        block = self._result(replies[0], "eth_getBlockByNumber")
+        if not isinstance(block, dict):
+            raise UnexpectedResponse(self.network, "eth_getBlockByNumber", "no latest block")
+        gas_price = self._optional_quantity(replies[3], "eth_gasPrice")
+        base_fee = block.get("baseFeePerGas")
+        if base_fee is None:
+            if gas_price is None:
+                raise rpc_error(self.network, "eth_gasPrice", replies[3].error or {})
+            return FeeParams.legacy(max(gas_price, min_priority_fee_per_gas))
+        next_base_fee = self._quantity(base_fee, "eth_getBlockByNumber")
+        tips: list[int] = []
+        history = replies[1].result if replies[1].error is None else None
+        if isinstance(history, dict):
+            next_fees = history.get("baseFeePerGas") or []
+            if next_fees:
+                next_base_fee = self._quantity(next_fees[-1], "eth_feeHistory")
+            for rewards in history.get("reward") or []:
+                tips.extend(self._quantity(r, "eth_feeHistory") for r in rewards[:1])
+        tips = sorted(t for t in tips if t > 0)
+        if tips:
+            tip = tips[len(tips) // 2]
+        else:
+            suggested = self._optional_quantity(replies[2], "eth_maxPriorityFeePerGas")
+            fallback = max((gas_price or 0) - next_base_fee, 0)
+            tip = suggested if suggested is not None else fallback
+        tip = max(tip, min_priority_fee_per_gas)
+        return FeeParams.eip1559(2 * next_base_fee + tip, tip)
+
+    def estimate_gas(self, tx: Mapping[str, Any]) -> int:
+        """Gas `tx` (eth-account field names) would use at the head, fees left out.
+
+        A transaction that would revert raises `RpcError` with the node's reason.
+        """
+        call: dict[str, Any] = {}
+        for field in _ESTIMATE_FIELDS:
+            value = tx.get(field)
+            if value is None:
+                continue
+            if field in ("from", "to"):
+                self._address(str(value))
+            if isinstance(value, bytes):
+                value = "0x" + value.hex()
+            call[field] = hex(value) if isinstance(value, int) else value
+        result = self._rpc.call("eth_estimateGas", [call, "latest"])
+        return self._quantity(result, "eth_estimateGas")
+
+    def receipts(self, hashes: Sequence[str]) -> dict[str, Receipt | None]:
+        """Receipt per hash in one batch, keyed by the hash as given; None when not mined."""
+        wanted = list(dict.fromkeys(hashes))
+        for tx_hash in wanted:
+            if not _TX_HASH.match(tx_hash):
+                raise InvalidChainInput(self.network, "transaction hash", tx_hash)
+        replies = self._batch([("eth_getTransactionReceipt", [h]) for h in wanted])
+        return {
+            tx_hash: self._receipt(tx_hash, self._result(reply, "eth_getTransactionReceipt"))
+            for tx_hash, reply in zip(wanted, replies, strict=True)
+        }
+
+    def transaction_by_hash(self, tx_hash: str) -> dict[str, Any] | None:
+        """The node's raw view of a transaction, pending or mined; None when it knows none."""
+        if not isinstance(tx_hash, str) or not _TX_HASH.match(tx_hash):
+            raise InvalidChainInput(self.network, "transaction hash", tx_hash)
+        result = self._rpc.call("eth_getTransactionByHash", [tx_hash])
+        if result is None:
+            return None
+        if not isinstance(result, dict):
+            raise UnexpectedResponse(
+                self.network, "eth_getTransactionByHash", f"{result!r:.100} is no object"
+            )
+        return result
+
+    def _receipt(self, tx_hash: str, receipt: Any) -> Receipt | None:
+        if not receipt or receipt.get("blockNumber") is None:
+            return None
+        method = "eth_getTransactionReceipt"
+        try:
+            price = receipt.get("effectiveGasPrice")
+            return Receipt(
+                tx_hash=tx_hash.lower(),
+                status="success" if self._quantity(receipt["status"], method) == 1 else "failed",
+                block_number=self._quantity(receipt["blockNumber"], method),
+                block_hash=str(receipt["blockHash"]).lower(),
+                gas_used=self._quantity(receipt["gasUsed"], method),
+                effective_gas_price=None if price is None else self._quantity(price, method),
+            )
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise UnexpectedResponse(self.network, method, f"{tx_hash}: {exc!r}") from exc
+
+    def _optional_quantity(self, reply: RpcReply, method: str) -> int | None:
+        if reply.error is not None or reply.result is None:
+            return None
+        return self._quantity(reply.result, method)
 
     # Reading answers
 

@@ -15,6 +15,7 @@ from recovery.api.limits import BodySizeLimit
 from recovery.appeals import endpoints as appeals
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
+from recovery.review import endpoints as review
 
 DESCRIPTION = """\
 Recovers mis-sent crypto deposits: tokens sent over the wrong network, or tokens the
@@ -36,6 +37,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(appeals.router)
     app.include_router(deposit_addresses.router)
     app.include_router(catalogue.router)
+    app.include_router(review.user_router)
+    app.include_router(review.review_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +22,20 @@ _MUTABLE = (
     "updated_at",
     "refund_address",
     "check_note",
+    "quote_id",
+    "deadline_at",
+    "proof_nonce",
+    "proven_by",
+    "reviewer",
+    "approvals",
+    "question",
+    "answer",
 )
+
+
+def case_from_row(row: CaseRow) -> Case:
+    """The domain case of a row."""
+    return _to_case(row)
 
 
 def _to_case(row: CaseRow) -> Case:
@@ -45,6 +59,14 @@ def _to_case(row: CaseRow) -> Case:
         policy_version=row.policy_version,
         log_index=row.log_index,
         check_note=row.check_note,
+        quote_id=row.quote_id,
+        deadline_at=row.deadline_at,
+        proof_nonce=row.proof_nonce,
+        proven_by=row.proven_by,
+        reviewer=row.reviewer,
+        approvals=list(row.approvals or []),
+        question=row.question,
+        answer=row.answer,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -185,6 +207,15 @@ class CaseRepository:
             )
         ).first()
         return _to_case(row) if row else None
+
+    def due_now(self, case_id: str, now: datetime) -> None:
+        """Make the scheduler check this case at its next cycle."""
+        self.session.execute(
+            update(CaseRow)
+            .where(CaseRow.id == case_id)
+            .values(next_check_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
     def count_by_status(self) -> dict[str, int]:
         """How many cases stand in each state."""

@@ -91,6 +91,10 @@ class AppealPublic(BaseModel):
     check_note: str | None = Field(
         description="Why the last automatic check could not finish, if it could not."
     )
+    ownership_proven: bool
+    question: str | None = Field(description="The appeals team's open question, if any.")
+    answer: str | None
+    deadline_at: datetime | None = Field(description="When the open quote or question expires.")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -114,6 +118,10 @@ class AppealPublic(BaseModel):
             verdict=VerdictPublic.model_validate(case.verdict) if case.verdict else None,
             policy_version=case.policy_version,
             check_note=case.check_note,
+            ownership_proven=case.proven_by is not None,
+            question=case.question,
+            answer=case.answer,
+            deadline_at=case.deadline_at,
             version=case.version,
             created_at=case.created_at,
             updated_at=case.updated_at,

@@ -10,7 +10,7 @@ from typing import Any
 
 from policies import Facts, Policy, StaticPriceSource, Verdict, evaluate
 from recovery.appeals.schemas import AppealCreate
-from recovery.domain.case import NATIVE
+from recovery.domain.case import NATIVE, Case
 
 # Refusals the policy makes from the appeal alone, before any chain lookup:
 # such an appeal is refused at filing and no case is written.
@@ -40,6 +40,32 @@ def facts_of_appeal(policy: Policy, appeal: AppealCreate, *, now: datetime) -> F
 def judge(policy: Policy, appeal: AppealCreate, *, now: datetime) -> Verdict:
     """The policy's verdict on the appeal as stated."""
     return evaluate(facts_of_appeal(policy, appeal, now=now), policy, StaticPriceSource(policy))
+
+
+def facts_of_case(case: Case, *, now: datetime, at_approval: bool = False) -> Facts:
+    """The facts the chain confirmed for `case`, plus what the user proved since."""
+    facts = case.facts or {}
+    token = facts.get("token")
+    return Facts(
+        case_type=case.case_type.value,
+        network=case.network,
+        opened_for=case.opened_for,
+        token=None if token in (None, NATIVE) else token,
+        token_decimals=facts.get("decimals"),
+        amount=int(facts.get("amount", 0)),
+        deposit_address_is_contract=facts.get("deposit_address_is_contract"),
+        sender=facts.get("sender"),
+        refund_address=case.refund_address,
+        ownership_proven=case.proven_by is not None,
+        now=now,
+        at_approval=at_approval,
+    )
+
+
+def judge_case(policy: Policy, case: Case, *, now: datetime, at_approval: bool = False) -> Verdict:
+    """The policy's verdict on a verified case."""
+    facts = facts_of_case(case, now=now, at_approval=at_approval)
+    return evaluate(facts, policy, StaticPriceSource(policy))
 
 
 def _plain(value: Any, name: str = "") -> Any:

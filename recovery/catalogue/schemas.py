@@ -32,6 +32,7 @@ class QuoteComponentPublic(BaseModel):
 class QuotePublic(BaseModel):
     """What the service charges and what the user gets, valid until a time."""
 
+    id: str | None = Field(default=None, description="Pass to /accept; set once issued.")
     schedule: str
     currency: str
     gross_amount: str = Field(description="What arrived, in base units.")

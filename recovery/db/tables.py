@@ -40,6 +40,8 @@ class DepositAddressRow(Base):
     address: Mapped[str] = mapped_column(String(128), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128), index=True)
     networks: Mapped[list[str]] = mapped_column(JSON)
+    # BIP-44 index of its key in the service's HD wallet (m/44'/60'/0'/0/<index>).
+    hd_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -99,6 +101,15 @@ class CaseRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Why the last check could not finish (an RPC outage, say); shown to the user.
     check_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Review: the open quote, its deadline, proof of ownership, reviewers, questions.
+    quote_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    proof_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    proven_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    approvals: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    question: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class CaseEventRow(Base):
@@ -127,4 +138,84 @@ class IdempotencyKeyRow(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QuoteRow(Base):
+    """A fee quote issued to a case; accepted, superseded or left to expire."""
+
+    __tablename__ = "quotes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    gross_amount: Mapped[int] = mapped_column(Amount())
+    fee_amount: Mapped[int] = mapped_column(Amount())
+    net_amount: Mapped[int] = mapped_column(Amount())
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # open | accepted | superseded
+
+
+class PayoutRow(Base):
+    """The refund of one case: frozen at approval, sent by the payout engine."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
+    network: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(128))
+    destination: Mapped[str] = mapped_column(String(128))
+    amount: Mapped[int] = mapped_column(Amount())
+    fee_amount: Mapped[int] = mapped_column(Amount())
+    quote_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PayoutTransactionRow(Base):
+    """A signed transaction of a payout, stored before it is broadcast.
+
+    A fee bump is another row with the same sender and nonce; the payout is done when
+    any of them is final.
+    """
+
+    __tablename__ = "payout_transactions"
+    __table_args__ = (UniqueConstraint("tx_hash", name="uq_payout_transactions_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payout_id: Mapped[str] = mapped_column(ForeignKey("payouts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # gas_topup | transfer
+    sender: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(80))
+    raw: Mapped[str] = mapped_column(Text)
+    fees: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    broadcast_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class NonceRow(Base):
+    """The next nonce of a sending address on a network; one writer per address."""
+
+    __tablename__ = "nonces"
+
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(128), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(Integer)
+
+
+class LedgerEntryRow(Base):
+    """Money the service booked on a case: the recovery fee, written when it is paid."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_ledger_case_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    network: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(128))
+    amount: Mapped[int] = mapped_column(Amount())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -59,6 +59,14 @@ class Case:
     policy_version: str | None = None
     log_index: int | None = None
     check_note: str | None = None
+    quote_id: str | None = None
+    deadline_at: datetime | None = None
+    proof_nonce: str | None = None
+    proven_by: str | None = None
+    reviewer: str | None = None
+    approvals: list[str] = field(default_factory=list)
+    question: str | None = None
+    answer: str | None = None
     pending_events: list[CaseEvent] = field(default_factory=list)
     last_seq: int = 0
 

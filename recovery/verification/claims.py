@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -20,21 +20,26 @@ def claim_due(
     now: datetime,
     lease: timedelta,
     limit: int,
+    networks: Collection[str] | None = None,
 ) -> list[str]:
     """Lease up to `limit` due cases in `statuses` to `owner`; return the ids it got.
 
     A conditional UPDATE: a case leased by another live process is skipped, a lapsed
-    lease is taken over. Works alike on SQLite and PostgreSQL (no SKIP LOCKED needed).
+    lease (its process crashed or hung) is taken over. Works alike on SQLite and
+    PostgreSQL (no SKIP LOCKED needed): of two processes racing for one row, the second
+    UPDATE re-reads it after the first commits, finds the lease taken and skips it.
+    `networks` limits the claim to those networks (None: every network).
+
+    Due means `next_check_at <= now`, never "changed since the last cycle": a case filed
+    or left due while no process ran is found by the next one (catch-up after a restart).
     """
     free = or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)
     due = or_(CaseRow.next_check_at.is_(None), CaseRow.next_check_at <= now)
+    query = select(CaseRow.id).where(CaseRow.status.in_([s.value for s in statuses]), due, free)
+    if networks is not None:
+        query = query.where(CaseRow.network.in_(sorted(networks)))
     candidates = list(
-        session.scalars(
-            select(CaseRow.id)
-            .where(CaseRow.status.in_([s.value for s in statuses]), due, free)
-            .order_by(CaseRow.next_check_at, CaseRow.number)
-            .limit(limit)
-        )
+        session.scalars(query.order_by(CaseRow.next_check_at, CaseRow.number).limit(limit))
     )
     if not candidates:
         return []
@@ -49,7 +54,11 @@ def claim_due(
 
 
 def release(session: Session, case_id: str, *, owner: str, next_check_at: datetime | None) -> None:
-    """Give a case back, due again at `next_check_at` (None: no automatic check)."""
+    """Give a case back, due again at `next_check_at` (None: no automatic check).
+
+    Only the lease holder releases: a process whose lease lapsed and was taken over
+    leaves the new holder's claim alone.
+    """
     session.execute(
         update(CaseRow)
         .where(CaseRow.id == case_id, CaseRow.lease_owner == owner)

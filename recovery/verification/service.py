@@ -19,6 +19,7 @@ from recovery.appeals.verdicts import verdict_dict
 from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
 from recovery.domain.states import CaseStatus
+from recovery.review.quotes import issue_quote
 from recovery.verification.claims import claim_due, release
 from recovery.verification.matching import Matched, Refused, match
 
@@ -297,12 +298,14 @@ class Checker:
                     verdict = self._verdict(case, now)
                     case.verdict = verdict_dict(verdict)
                     case.check_note = None
+                    quote = issue_quote(session, case, now=now)
                     case.transition(
                         CaseStatus.QUOTED,
                         actor=SYSTEM,
                         at=now,
                         detail=f"{confirmations} of {network.confirmations} confirmations on "
-                        f"{case.network}; quote ready",
+                        f"{case.network}; quote {quote.id} ready: fee {quote.fee_amount}, net "
+                        f"payout {quote.net_amount} base units",
                     )
                 else:
                     case.check_note = (

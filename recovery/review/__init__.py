@@ -1,0 +1,1 @@
+"""After verification: quotes and acceptance, proof of ownership, the appeals team's review."""

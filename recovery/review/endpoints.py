@@ -1,0 +1,179 @@
+"""Routes: the user's quote, proof and answer actions, and the appeals team's review."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from recovery.api.context import ContextDep, CurrentPrincipal
+from recovery.api.errors import error_responses
+from recovery.appeals.schemas import AppealPage, AppealPublic
+from recovery.review import proof, quotes, service
+from recovery.review.schemas import (
+    Acceptance,
+    Challenge,
+    InfoAnswer,
+    InfoRequest,
+    Proof,
+    Rejection,
+)
+
+user_router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
+review_router = APIRouter(prefix="/v1/review", tags=["review"])
+
+
+@user_router.post(
+    "/{case_id}/accept",
+    response_model=AppealPublic,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Accept the quote",
+)
+def accept_quote(
+    case_id: str, body: Acceptance, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
+    """Accept the open quote by its id; the case goes to the appeals team."""
+    with context.database.unit_of_work() as session:
+        case = quotes.accept(session, principal, case_id, body.quote_id, now=context.clock())
+        return AppealPublic.of(case)
+
+
+@user_router.post(
+    "/{case_id}/requote",
+    response_model=AppealPublic,
+    responses=error_responses(401, 404, 409),
+    summary="Ask for a new quote",
+)
+def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+    """A fresh quote for a quoted case or one whose quote expired."""
+    with context.database.unit_of_work() as session:
+        case = quotes.requote(session, context.policy, principal, case_id, now=context.clock())
+        return AppealPublic.of(case)
+
+
+@user_router.get(
+    "/{case_id}/challenge",
+    response_model=Challenge,
+    responses=error_responses(401, 404, 409),
+    summary="The message to sign for proof of ownership",
+)
+def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Challenge:
+    """The text the transfer's sender signs (EIP-191 personal_sign) to prove ownership."""
+    with context.database.unit_of_work() as session:
+        _, message, signer = proof.challenge(session, principal, case_id)
+    return Challenge(message=message, signer=signer, method="EIP-191 personal_sign")
+
+
+@user_router.post(
+    "/{case_id}/proof",
+    response_model=AppealPublic,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Prove ownership",
+)
+def give_proof(
+    case_id: str, body: Proof, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
+    """Submit the sender's signature of the challenge."""
+    with context.database.unit_of_work() as session:
+        case = proof.prove(session, principal, case_id, body.signature, now=context.clock())
+        return AppealPublic.of(case)
+
+
+@user_router.post(
+    "/{case_id}/info",
+    response_model=AppealPublic,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Answer the appeals team",
+)
+def answer(
+    case_id: str, body: InfoAnswer, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
+    """Answer the team's question; the case is verified again."""
+    with context.database.unit_of_work() as session:
+        case = service.answer_info(
+            session, principal, case_id, answer=body.answer, now=context.clock()
+        )
+        return AppealPublic.of(case)
+
+
+@review_router.get(
+    "/queue",
+    response_model=AppealPage,
+    responses=error_responses(401, 403, 422),
+    summary="Cases waiting for review (reviewer)",
+)
+def review_queue(
+    context: ContextDep,
+    principal: CurrentPrincipal,
+    network: Annotated[str | None, Query(max_length=64)] = None,
+    case_type: Annotated[str | None, Query(max_length=32)] = None,
+    min_value: Annotated[Decimal | None, Query(ge=0, description="Quote currency.")] = None,
+    max_value: Annotated[Decimal | None, Query(ge=0)] = None,
+    older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AppealPage:
+    """Cases in review, oldest first, with filters by network, type, value and age."""
+    filters = service.QueueFilter(
+        network=network,
+        case_type=case_type,
+        min_value=min_value,
+        max_value=max_value,
+        older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
+    )
+    with context.database.unit_of_work() as session:
+        cases = service.queue(session, principal, filters, now=context.clock(), limit=limit)
+    return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=None)
+
+
+def _decision(summary: str) -> dict[str, object]:
+    return {
+        "response_model": AppealPublic,
+        "responses": error_responses(401, 403, 404, 409, 422),
+        "summary": summary,
+    }
+
+
+@review_router.post("/{case_id}/claim", **_decision("Take a case (reviewer)"))  # type: ignore[arg-type]
+def claim_case(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+    """Hold the case so that no other reviewer decides it at the same time."""
+    with context.database.unit_of_work() as session:
+        return AppealPublic.of(service.claim(session, principal, case_id, now=context.clock()))
+
+
+@review_router.post("/{case_id}/approve", **_decision("Approve (reviewer)"))  # type: ignore[arg-type]
+def approve_case(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+    """Approve the case; large cases need a second, different reviewer."""
+    with context.database.unit_of_work() as session:
+        case = service.approve(session, context.policy, principal, case_id, now=context.clock())
+        return AppealPublic.of(case)
+
+
+@review_router.post("/{case_id}/reject", **_decision("Reject (reviewer)"))  # type: ignore[arg-type]
+def reject_case(
+    case_id: str, body: Rejection, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
+    """Reject with a reason code and a note the user reads."""
+    with context.database.unit_of_work() as session:
+        case = service.reject(
+            session,
+            principal,
+            case_id,
+            reason_code=body.reason_code,
+            note=body.note,
+            now=context.clock(),
+        )
+        return AppealPublic.of(case)
+
+
+@review_router.post("/{case_id}/request-info", **_decision("Ask the user (reviewer)"))  # type: ignore[arg-type]
+def ask_user(
+    case_id: str, body: InfoRequest, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
+    """Ask the user a question; the case waits for the answer."""
+    with context.database.unit_of_work() as session:
+        case = service.request_info(
+            session, principal, case_id, question=body.question, now=context.clock()
+        )
+        return AppealPublic.of(case)

@@ -1,0 +1,51 @@
+"""What the review and proof routes accept and return."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Acceptance(BaseModel):
+    """Accept a quote by its id."""
+
+    model_config = _STRICT
+    quote_id: str = Field(min_length=1, max_length=40, description="The `verdict.quote.id`.")
+
+
+class Challenge(BaseModel):
+    """The message the transfer's sender signs to prove ownership."""
+
+    message: str
+    signer: str = Field(description="The address that must sign: the transfer's sender.")
+    method: str = Field(description="How to sign it.")
+
+
+class Proof(BaseModel):
+    """An EIP-191 signature of the challenge."""
+
+    model_config = _STRICT
+    signature: str = Field(min_length=132, max_length=132, pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class InfoAnswer(BaseModel):
+    """The user's answer to the appeals team's question."""
+
+    model_config = _STRICT
+    answer: str = Field(min_length=1, max_length=4000)
+
+
+class Rejection(BaseModel):
+    """A reviewer's rejection: a reason code and a note the user reads."""
+
+    model_config = _STRICT
+    reason_code: str = Field(default="reviewer_rejected", max_length=64)
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class InfoRequest(BaseModel):
+    """A question for the user."""
+
+    model_config = _STRICT
+    question: str = Field(min_length=1, max_length=4000)

@@ -1,0 +1,240 @@
+"""The appeals team's work: a queue, one reviewer per case, decisions, questions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies import Policy
+from recovery.access.keys import Principal, Role
+from recovery.appeals.errors import CaseNotFound
+from recovery.appeals.repository import CaseRepository, case_from_row
+from recovery.appeals.service import get_case
+from recovery.appeals.verdicts import judge_case
+from recovery.db.tables import CaseRow, PayoutRow
+from recovery.domain.case import Case
+from recovery.domain.errors import InvalidTransition
+from recovery.domain.reasons import ReasonCode
+from recovery.domain.states import CaseStatus
+from recovery.review.errors import (
+    AlreadyApproved,
+    ClaimedByAnother,
+    NotQuotable,
+    OwnCase,
+    OwnershipNotProven,
+    UnknownReasonCode,
+)
+from recovery.review.quotes import accepted_quote
+
+INFO_DEADLINE = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which cases a reviewer wants to see."""
+
+    network: str | None = None
+    case_type: str | None = None
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    older_than: timedelta | None = None
+
+
+def queue(
+    session: Session, principal: Principal, filters: QueueFilter, *, now: datetime, limit: int
+) -> list[Case]:
+    """Cases waiting for review, oldest first."""
+    principal.require(Role.REVIEWER, Role.ADMIN)
+    query = select(CaseRow).where(CaseRow.status == CaseStatus.IN_REVIEW.value)
+    if filters.network:
+        query = query.where(CaseRow.network == filters.network)
+    if filters.case_type:
+        query = query.where(CaseRow.case_type == filters.case_type)
+    if filters.older_than:
+        query = query.where(CaseRow.updated_at <= now - filters.older_than)
+    rows = session.scalars(query.order_by(CaseRow.updated_at, CaseRow.number))
+    cases = [case_from_row(row) for row in rows]
+
+    def value(case: Case) -> Decimal | None:
+        raw = (case.verdict or {}).get("value")
+        return Decimal(raw) if raw is not None else None
+
+    if filters.min_value is not None:
+        cases = [c for c in cases if (value(c) or Decimal(0)) >= filters.min_value]
+    if filters.max_value is not None:
+        cases = [c for c in cases if (value(c) or Decimal(0)) <= filters.max_value]
+    return cases[:limit]
+
+
+def _reviewable(session: Session, principal: Principal, case_id: str) -> Case:
+    principal.require(Role.REVIEWER, Role.ADMIN)
+    case = CaseRepository(session).get(case_id)
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    if case.claimant == principal.subject:
+        raise OwnCase(f"case {case.reference} was filed by you; another reviewer must decide")
+    return case
+
+
+def _require_in_review(case: Case) -> None:
+    if case.status != CaseStatus.IN_REVIEW:
+        raise InvalidTransition(
+            f"case {case.reference} is {case.status}; reviewers decide only cases in_review"
+        )
+
+
+def _hold(case: Case, principal: Principal) -> None:
+    if case.reviewer not in (None, principal.subject):
+        raise ClaimedByAnother(
+            f"case {case.reference} is being reviewed by {case.reviewer}; pick another case"
+        )
+    case.reviewer = principal.subject
+
+
+def claim(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
+    """Take a case off the queue so that no other reviewer works it at the same time."""
+    case = _reviewable(session, principal, case_id)
+    _require_in_review(case)
+    _hold(case, principal)
+    CaseRepository(session).save(case)
+    return case
+
+
+def needs_proof(case: Case, policy: Policy, now: datetime) -> str | None:
+    """Why the case needs proof of ownership before approval, or None."""
+    sender = (case.facts or {}).get("sender")
+    if sender and sender.lower() != case.refund_address.lower():
+        return f"the refund address {case.refund_address} is not the sender {sender}"
+    verdict = judge_case(policy, case, now=now)
+    for condition in verdict.conditions:
+        if condition.id == "ownership_proof":
+            return condition.detail
+    return None
+
+
+def approve(
+    session: Session, policy: Policy, principal: Principal, case_id: str, *, now: datetime
+) -> Case:
+    """Approve; above the policy's threshold two different reviewers must approve."""
+    case = _reviewable(session, principal, case_id)
+    _require_in_review(case)
+    _hold(case, principal)
+    if principal.subject in case.approvals:
+        raise AlreadyApproved(
+            f"you already approved case {case.reference}; a different reviewer must approve it"
+        )
+    reason = needs_proof(case, policy, now)
+    if reason is not None and case.proven_by is None:
+        raise OwnershipNotProven(
+            f"case {case.reference} needs proof of ownership ({reason}); the user must sign "
+            "the challenge first"
+        )
+    quote = accepted_quote(session, case)
+    if quote is None:
+        raise NotQuotable(f"case {case.reference} has no accepted quote")
+    two_needed = bool((case.verdict or {}).get("needs_second_approval"))
+    case.approvals = [*case.approvals, principal.subject]
+    repository = CaseRepository(session)
+    if two_needed and len(case.approvals) < 2:
+        case.reviewer = None  # free it for the second reviewer
+        case.transition(
+            CaseStatus.IN_REVIEW,
+            actor=principal.actor,
+            at=now,
+            detail="first approval; the value needs a second, different reviewer",
+        )
+        repository.save(case)
+        return case
+    case.transition(
+        CaseStatus.APPROVED,
+        actor=principal.actor,
+        at=now,
+        detail=f"approved by {', '.join(case.approvals)}; payout of {quote.net_amount} base "
+        f"units frozen (fee {quote.fee_amount}, quote {quote.id})",
+    )
+    repository.save(case)
+    facts = case.facts or {}
+    session.add(
+        PayoutRow(
+            id=str(uuid.uuid4()),
+            case_id=case.id,
+            network=case.network,
+            token=str(facts.get("token", case.token)),
+            source=case.deposit_address,
+            destination=case.refund_address,
+            amount=quote.net_amount,
+            fee_amount=quote.fee_amount,
+            quote_id=quote.id,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return case
+
+
+REJECTABLE = frozenset(code.value for code in ReasonCode) - {
+    "filed",
+    "cancelled_by_user",
+    "reorged",
+    "quote_expired",
+    "info_expired",
+}
+
+
+def reject(
+    session: Session,
+    principal: Principal,
+    case_id: str,
+    *,
+    reason_code: str,
+    note: str,
+    now: datetime,
+) -> Case:
+    """Reject with a reason code and a note the user reads."""
+    if reason_code not in REJECTABLE:
+        raise UnknownReasonCode(
+            f"reason_code: {reason_code!r} is not a rejection code; use one of "
+            f"{', '.join(sorted(REJECTABLE))}"
+        )
+    case = _reviewable(session, principal, case_id)
+    _hold(case, principal)
+    case.transition(
+        CaseStatus.REJECTED, actor=principal.actor, at=now, reason_code=reason_code, detail=note
+    )
+    case.reviewer = None
+    CaseRepository(session).save(case)
+    return case
+
+
+def request_info(
+    session: Session, principal: Principal, case_id: str, *, question: str, now: datetime
+) -> Case:
+    """Ask the user a question; the case waits for the answer until a deadline."""
+    case = _reviewable(session, principal, case_id)
+    _hold(case, principal)
+    case.transition(CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question)
+    case.question = question
+    case.answer = None
+    case.reviewer = None
+    case.deadline_at = now + INFO_DEADLINE
+    CaseRepository(session).save(case)
+    return case
+
+
+def answer_info(
+    session: Session, principal: Principal, case_id: str, *, answer: str, now: datetime
+) -> Case:
+    """The user's answer; the case is verified again from the chain."""
+    case = get_case(session, principal, case_id)
+    case.transition(CaseStatus.VERIFYING, actor=principal.actor, at=now, detail=answer)
+    case.answer = answer
+    case.deadline_at = None
+    case.approvals = []
+    CaseRepository(session).save(case)
+    CaseRepository(session).due_now(case.id, now)
+    return case
