@@ -49,10 +49,21 @@ def serve(
 
     from recovery.api.app import create_app
     from recovery.bootstrap import build_context
-    from recovery.scheduler import background, build_adapters, check_interval
-    from recovery.verification.service import Checker
+    from recovery.scheduler import (
+        SecondProcess,
+        background,
+        build_adapters,
+        build_checker,
+        hold_sqlite_lock,
+    )
 
     settings = _settings()
+    try:
+        # Held until this process ends: SQLite serves one process only.
+        sqlite_lock = hold_sqlite_lock(settings.database_url)
+    except SecondProcess as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so that
     # the `finally` below stops the scheduler and the devnet nodes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -81,8 +92,8 @@ def serve(
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
         if scheduler:
-            checker = Checker(context.database, context.policy, adapters, context.clock)
-            jobs = background(checker, check_interval(context.policy, list(adapters)))
+            checker = build_checker(settings, context, adapters)
+            jobs = background(checker)
         typer.echo(
             f"database {settings.database_url}; policy {context.policy.version}; "
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
@@ -93,21 +104,56 @@ def serve(
             jobs.shutdown(wait=False)
         if cluster is not None:
             cluster.stop()
+        if sqlite_lock is not None:
+            sqlite_lock.close()
 
 
 @app.command()
 def worker() -> None:
     """Run only the periodic jobs (any number of workers may share one PostgreSQL)."""
+    import logging
+
+    from prometheus_client import start_http_server
+
     from recovery.bootstrap import build_context
-    from recovery.scheduler import blocking, build_adapters, check_interval
-    from recovery.verification.service import Checker
+    from recovery.metrics import registry_for
+    from recovery.scheduler import (
+        SecondProcess,
+        blocking,
+        build_adapters,
+        build_checker,
+        hold_sqlite_lock,
+    )
 
     settings = _settings()
+    try:
+        # Held until this process ends: SQLite serves one process only.
+        sqlite_lock = hold_sqlite_lock(settings.database_url)
+    except SecondProcess as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     context = build_context(settings)
     adapters = build_adapters(settings, context.policy)
-    checker = Checker(context.database, context.policy, adapters, context.clock)
+    checker = build_checker(settings, context, adapters)
+    if settings.worker_metrics_port is not None:
+        start_http_server(
+            settings.worker_metrics_port,
+            addr="127.0.0.1",
+            registry=registry_for(context.database, context.clock),
+        )
+    # SIGTERM ends the worker like Ctrl-C: the scheduler stops between cycles.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     typer.echo(f"worker {checker.owner}: chains {', '.join(sorted(adapters)) or 'none'}")
-    blocking(checker, check_interval(context.policy, list(adapters))).start()
+    try:
+        blocking(checker).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        if sqlite_lock is not None:
+            sqlite_lock.close()
 
 
 @app.command()
@@ -179,6 +225,9 @@ def addresses_register(
     network: Annotated[
         list[str], typer.Option(help="A network it was opened for; repeat for several.")
     ],
+    hd_index: Annotated[
+        int | None, typer.Option(help="Index of its key in the HD wallet (m/44'/60'/0'/0/i).")
+    ] = None,
 ) -> None:
     """Register a deposit address for a user (same as POST /v1/deposit-addresses)."""
     from recovery.bootstrap import build_context
@@ -194,6 +243,7 @@ def addresses_register(
                 address=address,
                 owner=owner,
                 networks=network,
+                hd_index=hd_index,
                 actor="admin:cli",
                 now=datetime.now(UTC),
             )

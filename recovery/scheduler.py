@@ -1,20 +1,51 @@
-"""The periodic jobs (APScheduler 3), run inside `serve` or in a separate `worker`."""
+"""The periodic jobs (APScheduler 3), run inside `serve` or in separate `worker` processes.
+
+Intervals: one verify job and one confirm job per served network, each ticking at that
+network's block time (`pacing.poll_interval`, 1 to 60 s), rather than one job at the
+fastest chain's pace. A 1 s devnet is looked at every second and a 12 s chain every
+12 s; and since a network's cases are all due again just before its next tick
+(`pacing.next_look`), each tick reads that network's head once and the hashes of its
+distinct blocks in one batch, however many cases it holds.
+
+Many processes: every job claims its cases with a lease (`verification.claims`), so any
+number of processes may run the same jobs against one PostgreSQL. SQLite is the
+single-process mode: `hold_sqlite_lock` makes a second process refuse to start.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import IO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.engine import make_url
 
 from chains.evm.adapter import EvmAdapter
 from policies import Policy
-from recovery.errors import InvalidInput
+from recovery.api.context import AppContext
+from recovery.errors import InvalidInput, RecoveryError
+from recovery.metrics import PROCESS, JobMetrics
 from recovery.settings import Settings
-from recovery.verification.service import Checker, CycleReport
+from recovery.verification.pacing import SLOWEST, poll_interval
+from recovery.verification.service import Checker, CheckTiming, CycleReport
 
 log = logging.getLogger(__name__)
+
+# Quotes and questions expire at deadlines measured in minutes to days.
+EXPIRY_INTERVAL = 10.0
+
+
+class SecondProcess(RecoveryError):
+    """Raised when another process already runs the service on the same SQLite file."""
 
 
 def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
@@ -30,55 +61,136 @@ def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
     return adapters
 
 
-def check_interval(policy: Policy, networks: list[str]) -> float:
-    """Seconds between cycles: the fastest served network's block time, within 1 to 15 s."""
-    times = [policy.networks[n].block_time_seconds for n in networks] or [15.0]
-    return min(15.0, max(1.0, min(times)))
+def build_checker(
+    settings: Settings, context: AppContext, adapters: Mapping[str, EvmAdapter]
+) -> Checker:
+    """The checker of one process, with the lease, deadline and batch size of the settings."""
+    return Checker(
+        context.database,
+        context.policy,
+        adapters,
+        context.clock,
+        timing=CheckTiming(
+            deadline=timedelta(seconds=settings.verification_deadline_seconds),
+            lease=timedelta(seconds=settings.lease_seconds),
+        ),
+        batch_size=settings.check_batch_size,
+    )
 
 
-def _logged(name: str, report: CycleReport) -> None:
-    if report.claimed or report.errors:
+def hold_sqlite_lock(database_url: str) -> IO[str] | None:
+    """Take `<dbfile>.lock` for the life of this process; None for PostgreSQL or memory.
+
+    SQLite serves one process; a second `serve` or `worker` on the same file raises
+    `SecondProcess`. The lock is `flock`, so it goes away with the process however it
+    ends (a crash or SIGKILL leaves no stale lock behind). Keep the returned file open.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database).resolve().with_name(Path(url.database).name + ".lock")
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise SecondProcess(
+            f"another process (pid {holder}) already runs the service on SQLite file "
+            f"{url.database}; SQLite is single-process: stop it first, or use PostgreSQL "
+            "(RECOVERY_DATABASE_URL=postgresql://...) to run several processes"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def run_cycle(
+    job: str, network: str, cycle: Callable[[], CycleReport], metrics: JobMetrics
+) -> CycleReport | None:
+    """Run one cycle, time it, count its errors and log what it did; never raise.
+
+    A cycle that fails as a whole (database unreachable, say) is counted and logged; the
+    scheduler runs it again at the next tick.
+    """
+    started = time.perf_counter()
+    try:
+        report = cycle()
+    except Exception:
+        metrics.record_failure(job, network, time.perf_counter() - started)
+        log.exception("%s cycle for %s failed", job, network)
+        return None
+    metrics.record(job, network, report, time.perf_counter() - started)
+    if report.claimed or report.errors or report.rpc_errors:
         log.info(
-            "%s: claimed %d, moved %s, waiting %d, errors %d, rpc errors %s",
-            name,
+            "%s %s: claimed %d, moved %s, waiting %d, errors %d, rpc errors %s, conflicts %d",
+            job,
+            network,
             report.claimed,
             dict(report.moved),
             report.waiting,
             report.errors,
             dict(report.rpc_errors),
+            report.conflicts,
+        )
+    return report
+
+
+def _expire(checker: Checker) -> CycleReport:
+    from recovery.review.expiry import expire_cycle
+
+    report = CycleReport()
+    expired = expire_cycle(checker.database, checker.clock)
+    if expired:
+        report.moved["expired"] += expired
+    return report
+
+
+def add_jobs(scheduler: BaseScheduler, checker: Checker, metrics: JobMetrics = PROCESS) -> None:
+    """Register every job on `scheduler`: per served network, verify and confirm; expiry."""
+    policy = checker.policy
+    served = sorted(checker.adapters)
+    metrics.watch_adapters(checker.adapters)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+
+    def every(seconds: float, job: str, network: str, cycle: Callable[[], CycleReport]) -> None:
+        scheduler.add_job(
+            run_cycle,
+            "interval",
+            args=(job, network, cycle, metrics),
+            seconds=seconds,
+            id=f"{job}:{network}",
+            max_instances=1,
+            coalesce=True,
+            # Start at once: whatever fell due while no process ran is caught up now.
+            next_run_time=now,
+            misfire_grace_time=max(1, int(seconds)),
         )
 
-
-def add_jobs(scheduler: BaseScheduler, checker: Checker, interval: float) -> None:
-    """Register the verification and confirmation cycles on `scheduler`."""
-    scheduler.add_job(
-        lambda: _logged("verify", checker.verify_cycle()),
-        "interval",
-        seconds=interval,
-        id="verify",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        lambda: _logged("confirm", checker.confirm_cycle()),
-        "interval",
-        seconds=interval,
-        id="confirm",
-        max_instances=1,
-        coalesce=True,
-    )
+    for network in served:
+        interval = poll_interval(policy.networks[network])
+        every(interval, "verify", network, partial(checker.verify_cycle, [network]))
+        every(interval, "confirm", network, partial(checker.confirm_cycle, [network]))
+    unserved = sorted(set(policy.networks) - set(served))
+    if unserved:
+        # Claims on networks without RPC endpoints get a note saying so, once a minute.
+        every(SLOWEST, "verify", "unserved", partial(checker.verify_cycle, unserved))
+    every(EXPIRY_INTERVAL, "expire", "all", partial(_expire, checker))
 
 
-def background(checker: Checker, interval: float) -> BackgroundScheduler:
-    """A started scheduler running the jobs in a thread of this process."""
+def background(checker: Checker, metrics: JobMetrics = PROCESS) -> BackgroundScheduler:
+    """A started scheduler running the jobs in threads of this process."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(scheduler, checker, interval)
+    add_jobs(scheduler, checker, metrics)
     scheduler.start()
     return scheduler
 
 
-def blocking(checker: Checker, interval: float) -> BlockingScheduler:
+def blocking(checker: Checker, metrics: JobMetrics = PROCESS) -> BlockingScheduler:
     """A scheduler that runs the jobs in the foreground (the `worker` command)."""
     scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, checker, interval)
+    add_jobs(scheduler, checker, metrics)
     return scheduler

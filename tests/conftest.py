@@ -72,10 +72,10 @@ def postgres_engine() -> Iterator[Engine]:
     admin = make_engine(Settings(database_url=url).database_url)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(
-        Settings(database_url=url).database_url,
-        connect_args={"options": f"-csearch_path={schema}"},
-    )
+    # The schema rides in the URL, so a subprocess given this URL lands in it too.
+    base = Settings(database_url=url).database_url
+    joiner = "&" if "?" in base else "?"
+    engine = make_engine(f"{base}{joiner}options=-csearch_path%3D{schema}")
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -90,6 +90,9 @@ class HdSigner:
         passphrase: str = "",
     ) -> None:
         self._devnet_chain_ids = frozenset(devnet_chain_ids or ())
+        self._lock = threading.Lock()
+        self._paths: dict[str, str] = {}  # lower-case address -> derivation path
+        self._addresses: dict[str, str] = {}  # derivation path -> checksummed address
         words = " ".join(mnemonic.lower().split()) if isinstance(mnemonic, str) else ""
         word_count = len(words.split())
         seed, expanded = _seed_from(words, passphrase)
@@ -103,9 +106,6 @@ class HdSigner:
         del seed
         if self._is_development and not self._devnet_chain_ids:
             raise DevelopmentKeyRefused(None, self._devnet_chain_ids)
-        self._lock = threading.Lock()
-        self._paths: dict[str, str] = {}  # lower-case address -> derivation path
-        self._addresses: dict[str, str] = {}  # derivation path -> checksummed address
         self.address_of(GAS_WALLET_PATH)
 
     def __repr__(self) -> str:

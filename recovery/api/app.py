@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from recovery import __version__
-from recovery.api import health
+from recovery.api import health, metrics
 from recovery.api.context import AppContext
 from recovery.api.errors import install_error_handlers
 from recovery.api.limits import BodySizeLimit
@@ -34,6 +34,7 @@ def create_app(context: AppContext) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(appeals.router)
     app.include_router(deposit_addresses.router)
     app.include_router(catalogue.router)

@@ -40,6 +40,7 @@ def register_address(
             address=body.address,
             owner=body.owner,
             networks=body.networks,
+            hd_index=body.hd_index,
             actor=principal.actor,
             now=context.clock(),
         )

@@ -19,6 +19,13 @@ class DepositAddressCreate(BaseModel):
     networks: list[str] = Field(
         min_length=1, max_length=64, description="Networks the address was opened for."
     )
+    hd_index: int | None = Field(
+        default=None,
+        ge=0,
+        lt=2**31,
+        description="Index of its key in the service's HD wallet (m/44'/60'/0'/0/<index>); "
+        "needed to pay a refund out of it.",
+    )
 
 
 class DepositAddressPublic(BaseModel):
@@ -27,13 +34,18 @@ class DepositAddressPublic(BaseModel):
     address: str
     owner: str
     networks: list[str]
+    hd_index: int | None
     created_at: datetime
 
     @classmethod
     def of(cls, row: DepositAddressRow) -> DepositAddressPublic:
         """The public view of a registry row."""
         return cls(
-            address=row.address, owner=row.owner, networks=row.networks, created_at=row.created_at
+            address=row.address,
+            owner=row.owner,
+            networks=row.networks,
+            hd_index=row.hd_index,
+            created_at=row.created_at,
         )
 
 

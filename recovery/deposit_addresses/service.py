@@ -35,6 +35,7 @@ def register(
     networks: list[str],
     actor: str,
     now: datetime,
+    hd_index: int | None = None,
 ) -> DepositAddressRow:
     """Register `address` for `owner` on `networks` (all of one chain family)."""
     ids = sorted({known_network(policy, n, "networks") for n in networks})
@@ -49,7 +50,12 @@ def register(
     if repository.get(normalised) is not None:
         raise AddressAlreadyRegistered(f"deposit address {normalised} is already registered")
     row = DepositAddressRow(
-        address=normalised, owner=owner, networks=ids, created_by=actor, created_at=now
+        address=normalised,
+        owner=owner,
+        networks=ids,
+        hd_index=hd_index,
+        created_by=actor,
+        created_at=now,
     )
     repository.add(row)
     return row

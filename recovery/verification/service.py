@@ -1,11 +1,18 @@
-"""The verification and confirmation cycles: batched chain reads, one transaction per case."""
+"""The verification and confirmation cycles: batched chain reads, one transaction per case.
+
+Cost per cycle grows with networks and distinct blocks, not with cases: verification reads
+every claimed transaction of a network in one batch; the confirmation cycle reads one head
+per network and the hashes of the distinct blocks holding watched deposits in one batch.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,13 +25,22 @@ from recovery.appeals.repository import CaseRepository
 from recovery.appeals.verdicts import verdict_dict
 from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
+from recovery.domain.errors import StaleCase
 from recovery.domain.states import CaseStatus
 from recovery.review.quotes import issue_quote
 from recovery.verification.claims import claim_due, release
 from recovery.verification.matching import Matched, Refused, match
+from recovery.verification.pacing import next_look
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:verifier"
+
+# Looked up on chain (again): new claims, unseen transactions, and deposits reorged out
+# after approval, which go back through verification before any payout.
+TO_VERIFY = (CaseStatus.SUBMITTED, CaseStatus.VERIFYING, CaseStatus.ON_HOLD)
+# Deposits whose block is watched for confirmations (confirming) or for a reorg that
+# would take the deposit away after approval (approved, until the payout starts).
+WATCHED = (CaseStatus.CONFIRMING, CaseStatus.APPROVED)
 
 
 @dataclass
@@ -36,6 +52,8 @@ class CycleReport:
     waiting: int = 0
     errors: int = 0
     rpc_errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Cases another process or a user changed while this one worked on them; theirs stands.
+    conflicts: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,22 +77,32 @@ class Checker:
         *,
         timing: CheckTiming | None = None,
         owner: str | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.database = database
         self.policy = policy
         self.adapters = adapters
         self.clock = clock
         self.timing = timing or CheckTiming()
-        self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
+        # Host and pid tell an operator which process holds a lease; the suffix keeps two
+        # checkers of one process apart.
+        self.owner = owner or f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Most cases one cycle claims (None: the cycle's own default).
+        self.batch_size = batch_size
         self._metadata: dict[tuple[str, str], TokenMetadata] = {}
 
     # -- verification -------------------------------------------------------------------
 
-    def verify_cycle(self, limit: int = 1000) -> CycleReport:
-        """Look up every due submitted/verifying claim on its chain and move it on."""
+    def verify_cycle(
+        self, networks: Collection[str] | None = None, limit: int | None = None
+    ) -> CycleReport:
+        """Look up every due submitted/verifying/on_hold claim on its chain and move it on.
+
+        `networks` limits the cycle to those networks (None: all of them).
+        """
         report = CycleReport()
         now = self.clock()
-        by_network = self._claim([CaseStatus.SUBMITTED, CaseStatus.VERIFYING], now, limit, report)
+        by_network = self._claim(TO_VERIFY, now, limit or self.batch_size or 1000, report, networks)
         for network, cases in by_network.items():
             adapter = self.adapters.get(network)
             if adapter is None:
@@ -85,6 +113,13 @@ class Checker:
                 contracts = adapter.has_code(sorted({c.deposit_address for c in cases}))
             except ChainError as exc:
                 report.rpc_errors[network] += 1
+                log.warning(
+                    "verifying %d cases on %s (first %s): RPC unavailable: %s",
+                    len(cases),
+                    network,
+                    cases[0].reference,
+                    exc,
+                )
                 self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
                 continue
             for case in cases:
@@ -96,7 +131,12 @@ class Checker:
                     )
                 except ChainError as exc:
                     report.rpc_errors[network] += 1
+                    log.warning(
+                        "verifying case %s: %s RPC unavailable: %s", case.reference, network, exc
+                    )
                     self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
+                except StaleCase:
+                    self._conflict(case, report)
                 except Exception:
                     report.errors += 1
                     log.exception("verifying case %s failed", case.reference)
@@ -125,7 +165,7 @@ class Checker:
         with self.database.unit_of_work() as session:
             repository = CaseRepository(session)
             case = repository.get(snapshot.id)
-            if case is None or case.status not in (CaseStatus.SUBMITTED, CaseStatus.VERIFYING):
+            if case is None or case.status not in TO_VERIFY:
                 release(session, snapshot.id, owner=self.owner, next_check_at=None)
                 return
             if case.status == CaseStatus.SUBMITTED:
@@ -135,9 +175,17 @@ class Checker:
                     at=now,
                     detail=f"looking transaction {case.tx_hash} up on {case.network}",
                 )
+            elif case.status == CaseStatus.ON_HOLD:
+                case.transition(
+                    CaseStatus.VERIFYING,
+                    actor=SYSTEM,
+                    at=now,
+                    detail=f"the deposit was reorged out after approval; looking transaction "
+                    f"{case.tx_hash} up on {case.network} again before any payout",
+                )
             next_check: datetime | None = None
             if tx is None:
-                deadline = case.created_at + self.timing.deadline
+                deadline = _looking_since(case) + self.timing.deadline
                 if now >= deadline:
                     case.transition(
                         CaseStatus.REJECTED,
@@ -238,27 +286,43 @@ class Checker:
 
     # -- confirmations and reorgs -------------------------------------------------------
 
-    def confirm_cycle(self, limit: int = 10_000) -> CycleReport:
-        """One head per network and one batched block-hash lookup for the distinct blocks."""
+    def confirm_cycle(
+        self, networks: Collection[str] | None = None, limit: int | None = None
+    ) -> CycleReport:
+        """One head per network and one batched block-hash lookup for the distinct blocks.
+
+        Confirming cases move to `quoted` at their network's confirmations, or back to
+        `verifying` when their block was reorged away; approved cases whose deposit was
+        reorged away go `on_hold`. `networks` limits the cycle (None: all of them).
+        """
         report = CycleReport()
         now = self.clock()
-        by_network = self._claim([CaseStatus.CONFIRMING], now, limit, report)
+        by_network = self._claim(WATCHED, now, limit or self.batch_size or 10_000, report, networks)
         for network, cases in by_network.items():
             adapter = self.adapters.get(network)
             if adapter is None:
                 self._leave(cases, f"no RPC endpoint is configured for {network}", now, report)
                 continue
-            blocks = sorted({int((c.facts or {})["block_number"]) for c in cases})
+            blocks = sorted({b for c in cases if (b := _block_of(c)) is not None})
             try:
                 head = adapter.head()
                 hashes = adapter.block_hashes(blocks)
             except ChainError as exc:
                 report.rpc_errors[network] += 1
+                log.warning(
+                    "confirming %d cases on %s (first %s): RPC unavailable: %s",
+                    len(cases),
+                    network,
+                    cases[0].reference,
+                    exc,
+                )
                 self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
                 continue
             for case in cases:
                 try:
                     self._confirm_one(case, head, hashes, report)
+                except StaleCase:
+                    self._conflict(case, report)
                 except Exception:
                     report.errors += 1
                     log.exception("confirming case %s failed", case.reference)
@@ -272,55 +336,98 @@ class Checker:
         with self.database.unit_of_work() as session:
             repository = CaseRepository(session)
             case = repository.get(snapshot.id)
-            if case is None or case.status != CaseStatus.CONFIRMING or not case.facts:
+            block = _block_of(case) if case is not None else None
+            if case is None or case.status not in WATCHED or block is None or not case.facts:
                 release(session, snapshot.id, owner=self.owner, next_check_at=None)
                 return
             network = self.policy.networks[case.network]
-            block = int(case.facts["block_number"])
             facts = dict(case.facts)
+            expected = str(facts["block_hash"]).lower()
+            found = hashes.get(block)
+            if found is None:
+                # The node's head is below the block: a lagging endpoint, or a chain
+                # rewound to a lower height. Neither proves the deposit gone; once the
+                # chain grows past it again the hash at that height decides.
+                case.check_note = (
+                    f"the {case.network} node is at block {head}, below the deposit's block "
+                    f"{block}; waiting for it to catch up"
+                )
+                report.waiting += 1
+                write = (
+                    case.status == CaseStatus.CONFIRMING and case.check_note != snapshot.check_note
+                )
+                self._save(session, repository, case, report, next_look(now, network), write=write)
+                return
+            if found.lower() != expected:
+                self._reorged(case, block, expected, found, now)
+                self._save(session, repository, case, report, now)
+                return
+            if case.status == CaseStatus.APPROVED:
+                # Still where it was: nothing to write, so the payout engine's own
+                # writes to the case never meet a version bumped by this watch.
+                self._save(session, repository, case, report, next_look(now, network), write=False)
+                return
+            confirmations = max(0, head - block + 1)
+            facts["confirmations"] = confirmations
+            case.facts = facts
             next_check: datetime | None = None
-            if hashes.get(block) != facts["block_hash"]:
+            if confirmations >= network.confirmations:
+                verdict = self._verdict(case, now)
+                case.verdict = verdict_dict(verdict)
+                case.check_note = None
+                quote = issue_quote(session, case, now=now)
                 case.transition(
-                    CaseStatus.VERIFYING,
+                    CaseStatus.QUOTED,
                     actor=SYSTEM,
                     at=now,
-                    reason_code="reorged",
-                    detail=f"block {block} on {case.network} is no longer {facts['block_hash']} "
-                    f"(now {hashes.get(block)}); looking the transaction up again",
+                    detail=f"{confirmations} of {network.confirmations} confirmations on "
+                    f"{case.network}; quote {quote.id} ready: fee {quote.fee_amount}, net "
+                    f"payout {quote.net_amount} base units",
                 )
-                case.log_index = None
-                next_check = now
             else:
-                confirmations = max(0, head - block + 1)
-                facts["confirmations"] = confirmations
-                case.facts = facts
-                if confirmations >= network.confirmations:
-                    verdict = self._verdict(case, now)
-                    case.verdict = verdict_dict(verdict)
-                    case.check_note = None
-                    quote = issue_quote(session, case, now=now)
-                    case.transition(
-                        CaseStatus.QUOTED,
-                        actor=SYSTEM,
-                        at=now,
-                        detail=f"{confirmations} of {network.confirmations} confirmations on "
-                        f"{case.network}; quote {quote.id} ready: fee {quote.fee_amount}, net "
-                        f"payout {quote.net_amount} base units",
-                    )
-                else:
-                    case.check_note = (
-                        f"{confirmations} of {network.confirmations} confirmations on "
-                        f"{case.network}"
-                    )
-                    interval = max(network.block_time_seconds, 1.0)
-                    next_check = now + timedelta(seconds=interval)
-                    report.waiting += 1
+                case.check_note = (
+                    f"{confirmations} of {network.confirmations} confirmations on {case.network}"
+                )
+                next_check = next_look(now, network)
+                report.waiting += 1
             self._save(session, repository, case, report, next_check)
+
+    def _reorged(self, case: Case, block: int, expected: str, found: str, now: datetime) -> None:
+        """The deposit's block is no longer on the chain: look the transaction up again."""
+        where = (
+            f"block {block} on {case.network} is no longer {expected} (now {found}); "
+            f"transaction {case.tx_hash} may have been reorged out"
+        )
+        # The deadline for finding the transaction again runs from now, not from filing.
+        case.facts = {**(case.facts or {}), "confirmations": None, "reorged_at": now.isoformat()}
+        case.check_note = None
+        if case.status == CaseStatus.APPROVED:
+            case.transition(
+                CaseStatus.ON_HOLD,
+                actor=SYSTEM,
+                at=now,
+                reason_code="reorged",
+                detail=f"{where}; the case is on hold and is verified again before any payout",
+            )
+        else:
+            case.transition(
+                CaseStatus.VERIFYING,
+                actor=SYSTEM,
+                at=now,
+                reason_code="reorged",
+                detail=f"{where}; looking the transaction up again",
+            )
+            case.log_index = None
 
     # -- shared -------------------------------------------------------------------------
 
     def _claim(
-        self, statuses: list[CaseStatus], now: datetime, limit: int, report: CycleReport
+        self,
+        statuses: tuple[CaseStatus, ...],
+        now: datetime,
+        limit: int,
+        report: CycleReport,
+        networks: Collection[str] | None,
     ) -> dict[str, list[Case]]:
         with self.database.unit_of_work() as session:
             ids = claim_due(
@@ -330,11 +437,12 @@ class Checker:
                 now=now,
                 lease=self.timing.lease,
                 limit=limit,
+                networks=networks,
             )
             cases = CaseRepository(session).by_ids(ids) if ids else []
         report.claimed += len(cases)
         by_network: dict[str, list[Case]] = defaultdict(list)
-        for case in cases:
+        for case in sorted(cases, key=lambda c: c.number or 0):
             by_network[case.network].append(case)
         return by_network
 
@@ -345,16 +453,20 @@ class Checker:
         case: Case,
         report: CycleReport,
         next_check: datetime | None,
+        *,
+        write: bool = True,
     ) -> None:
+        """Write the case (unless told nothing changed) and give its lease back."""
         moved = [e.to_status.value for e in case.pending_events]
         try:
-            with session.begin_nested():
-                repository.save(case)
+            if write or moved:
+                with session.begin_nested():
+                    repository.save(case)
         except IntegrityError:
             # Another live case already holds this very log: this claim is the duplicate.
             fresh = repository.get(case.id)
             assert fresh is not None
-            if fresh.status == CaseStatus.SUBMITTED:
+            if fresh.status in (CaseStatus.SUBMITTED, CaseStatus.ON_HOLD):
                 fresh.transition(CaseStatus.VERIFYING, actor=SYSTEM, at=self.clock())
             fresh.transition(
                 CaseStatus.REJECTED,
@@ -377,7 +489,33 @@ class Checker:
                 case = repository.get(snapshot.id)
                 if case is None:
                     continue
-                case.check_note = note
-                repository.save(case)
+                # Only a case still being checked shows the note; an approved one is
+                # merely watched, and its writes belong to the review and payout steps.
+                if case.status in (*TO_VERIFY, CaseStatus.CONFIRMING) and case.check_note != note:
+                    case.check_note = note
+                    repository.save(case)
                 release(session, case.id, owner=self.owner, next_check_at=now + self.timing.retry)
                 report.waiting += 1
+
+    def _conflict(self, snapshot: Case, report: CycleReport) -> None:
+        """Someone else changed the case while this process checked it: theirs stands."""
+        report.conflicts += 1
+        log.info(
+            "case %s changed while being checked; looking again next cycle", snapshot.reference
+        )
+        with self.database.unit_of_work() as session:
+            release(session, snapshot.id, owner=self.owner, next_check_at=self.clock())
+
+
+def _block_of(case: Case) -> int | None:
+    """The block number holding the case's deposit, None before it was found."""
+    number = (case.facts or {}).get("block_number")
+    return int(number) if number is not None and (case.facts or {}).get("block_hash") else None
+
+
+def _looking_since(case: Case) -> datetime:
+    """Since when the transaction is being looked for: filing, or the latest reorg."""
+    reorged_at = (case.facts or {}).get("reorged_at")
+    return (
+        max(case.created_at, datetime.fromisoformat(reorged_at)) if reorged_at else case.created_at
+    )

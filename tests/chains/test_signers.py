@@ -244,3 +244,26 @@ def test_a_signature_by_another_address_recovers_that_address() -> None:
 def test_malformed_signature_raises_a_clear_error(signature: object) -> None:
     with pytest.raises(InvalidSignature, match="not a valid EIP-191 signature"):
         verify_message_signature("hello", signature)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("mnemonic", "error"),
+    [(MNEMONIC + " extra", InvalidMnemonic), (DEV_MNEMONIC, DevelopmentKeyRefused)],
+)
+def test_a_refused_mnemonic_is_not_kept_in_the_traceback(
+    mnemonic: str, error: type[SignerError]
+) -> None:
+    with pytest.raises(error) as raised:
+        HdSigner(mnemonic, devnet_chain_ids=None)
+
+    tb = raised.value.__traceback__
+    signer_frames = []
+    while tb is not None:  # error trackers record the locals of these frames
+        if tb.tb_frame.f_code.co_filename.endswith("hd.py"):
+            signer_frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    assert signer_frames
+    for frame in signer_frames:
+        shown = " ".join(repr(value) for value in frame.f_locals.values())
+        assert "extra" not in shown
+        assert "junk" not in shown

@@ -38,6 +38,7 @@ class Desk:
     checker: Checker
     clock: Clock
     devnet: DevnetCluster
+    deposit: str = DEPOSIT
 
     def read(self, case: dict[str, Any]) -> dict[str, Any]:
         response = self.client.get(f"/v1/appeals/{case['id']}", headers=self.alice)
@@ -49,28 +50,43 @@ class Desk:
         return response.json()["items"]  # type: ignore[no-any-return]
 
     def quoted_case(
-        self, *, wei: int = 10**18, sender_index: int = 8, refund: str | None = None
+        self,
+        *,
+        wei: int = 10**18,
+        sender_index: int = 8,
+        refund: str | None = None,
+        token: str | None = None,
+        network: str = "bsc",
     ) -> dict[str, Any]:
-        """A native BNB transfer over bsc to alice's ethereum address, verified and quoted."""
-        bsc = self.devnet.chain("bsc")
-        sender = bsc.accounts[sender_index]
-        bsc.fund(sender, wei + 10**18)
-        tx = bsc.send(sender, to=DEPOSIT, value=wei)
+        """A transfer to alice's ethereum address, verified and quoted.
+
+        By default native BNB over bsc (a wrong-network case); with `network="ethereum"`
+        an unlisted-token case; `token` sends that token instead of the native coin.
+        """
+        chain = self.devnet.chain(network)
+        sender = chain.accounts[sender_index]
+        chain.fund(sender, 10**20)
+        if token is None:
+            tx = chain.send(sender, to=self.deposit, value=wei)
+        else:
+            tx = chain.mis_sent_deposit(token, self.deposit, wei, sender=sender)
+        wrong_network = network != "ethereum"
         body = {
-            "case_type": "wrong_network",
-            "network": "bsc",
-            "opened_for": "ethereum",
+            "case_type": "wrong_network" if wrong_network else "unlisted_token",
+            "network": network,
+            "opened_for": "ethereum" if wrong_network else None,
             "tx_hash": tx,
-            "token": "native",
-            "deposit_address": DEPOSIT,
+            "token": token or "native",
+            "deposit_address": self.deposit,
             "refund_address": refund or sender,
             "claimed_amount": str(wei),
         }
+        body = {k: v for k, v in body.items() if v is not None}
         filed = self.client.post("/v1/appeals", json=body, headers=self.alice)
         assert filed.status_code == 201, filed.text
         case = filed.json()
         self.checker.verify_cycle()
-        bsc.mine(2)
+        chain.mine(2)
         self.clock.advance(seconds=2)
         self.checker.confirm_cycle()
         quoted = self.read(case)

@@ -2,87 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from chains.devnet import DevnetChain, DevnetCluster
 from chains.evm import EvmAdapter
 from policies import Policy, load_policy
 from recovery.access.keys import Role
-from recovery.api.app import create_app
 from recovery.api.context import AppContext
-from recovery.verification.service import Checker
 from tests.conftest import Clock
-
-DEPOSIT = "0x1111111111111111111111111111111111111111"
-STRANGER = "0x3333333333333333333333333333333333333333"
-REFUND = "0x2222222222222222222222222222222222222222"
-
-
-@pytest.fixture
-def adapters(devnet: DevnetCluster) -> Iterator[dict[str, EvmAdapter]]:
-    made = {n: devnet.adapter(n) for n in ("ethereum", "bsc")}
-    yield made
-    for adapter in made.values():
-        adapter.close()
-
-
-class Flow:
-    """A user, her deposit address, the API and a checker over the devnets."""
-
-    def __init__(self, client: TestClient, headers: dict[str, str], checker: Checker) -> None:
-        self.client = client
-        self.headers = headers
-        self.checker = checker
-
-    def file(self, **overrides: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "case_type": "wrong_network",
-            "network": "bsc",
-            "opened_for": "ethereum",
-            "token": "native",
-            "deposit_address": DEPOSIT,
-            "refund_address": REFUND,
-        }
-        body.update(overrides)
-        body = {k: v for k, v in body.items() if v is not None}
-        response = self.client.post("/v1/appeals", json=body, headers=self.headers)
-        assert response.status_code == 201, response.text
-        return response.json()  # type: ignore[no-any-return]
-
-    def read(self, case: dict[str, Any]) -> dict[str, Any]:
-        return self.client.get(f"/v1/appeals/{case['id']}", headers=self.headers).json()  # type: ignore[no-any-return]
-
-    def events(self, case: dict[str, Any]) -> list[dict[str, Any]]:
-        response = self.client.get(f"/v1/appeals/{case['id']}/events", headers=self.headers)
-        return response.json()["items"]  # type: ignore[no-any-return]
-
-
-def make_flow(
-    context: AppContext, auth: Any, adapters: dict[str, EvmAdapter], clock: Clock
-) -> Iterator[Flow]:
-    admin = auth("ops", Role.ADMIN)
-    with TestClient(create_app(context)) as client:
-        for address in (DEPOSIT,):
-            response = client.post(
-                "/v1/deposit-addresses",
-                json={"address": address, "owner": "alice", "networks": ["ethereum"]},
-                headers=admin,
-            )
-            assert response.status_code == 201, response.text
-        checker = Checker(context.database, context.policy, adapters, clock)
-        yield Flow(client, auth("alice"), checker)
-
-
-@pytest.fixture
-def flow(
-    context: AppContext, auth: Any, adapters: dict[str, EvmAdapter], clock: Clock
-) -> Iterator[Flow]:
-    yield from make_flow(context, auth, adapters, clock)
+from tests.recovery.verification.builders import DEPOSIT, STRANGER, Flow, make_flow
 
 
 def test_usdt_over_bsc_to_an_ethereum_address_is_verified_confirmed_and_quoted(

@@ -1,0 +1,211 @@
+"""Prometheus metrics: cases per state, job cycles, RPC traffic per network.
+
+Everything lives in registries of our own, never prometheus-client's global one, so
+that tests and several apps in one process do not see each other's series. Case counts
+and ages are read from the database when scraped; job and RPC figures are kept by the
+process that runs the jobs (`serve`, or a `worker` with RECOVERY_WORKER_METRICS_PORT).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Protocol
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from recovery.db.engine import Database
+from recovery.db.tables import CaseRow
+from recovery.domain.states import TRANSITIONS, CaseStatus
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# A cycle is a few milliseconds when idle and seconds over thousands of cases.
+_CYCLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class CountedAdapter(Protocol):
+    """A chain adapter that counts its HTTP requests and their failures."""
+
+    network: str
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent."""
+        ...
+
+    @property
+    def errors(self) -> int:
+        """HTTP requests that failed."""
+        ...
+
+
+class CycleOutcome(Protocol):
+    """What a job cycle reports back (see `CycleReport`)."""
+
+    errors: int
+    conflicts: int
+    rpc_errors: dict[str, int]
+    moved: dict[str, int]
+
+
+class _RpcCollector(Collector):
+    """RPC requests and failures per network, read from the adapters' own counters."""
+
+    def __init__(self, jobs: JobMetrics) -> None:
+        self.jobs = jobs
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "recovery_rpc_requests",
+            "HTTP requests to a network's RPC endpoints (a JSON-RPC batch counts once).",
+            labels=["network"],
+        )
+        errors = CounterMetricFamily(
+            "recovery_rpc_errors",
+            "HTTP requests to a network's RPC endpoints that failed.",
+            labels=["network"],
+        )
+        for network, adapter in sorted(self.jobs.adapters().items()):
+            calls.add_metric([network], adapter.calls)
+            errors.add_metric([network], adapter.errors)
+        yield calls
+        yield errors
+
+
+class JobMetrics:
+    """The figures one process keeps about its jobs and the chain adapters they use."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.cycle_seconds = Histogram(
+            "recovery_cycle_duration_seconds",
+            "Time one job cycle took.",
+            ["job", "network"],
+            buckets=_CYCLE_BUCKETS,
+            registry=self.registry,
+        )
+        self.cycle_errors = Counter(
+            "recovery_cycle_errors",
+            "Errors met by job cycles: case (one case failed), rpc (a network's RPC failed), "
+            "cycle (the whole cycle failed, e.g. the database was unreachable).",
+            ["job", "network", "kind"],
+            registry=self.registry,
+        )
+        self.conflicts = Counter(
+            "recovery_cycle_conflicts",
+            "Cases another process or a user changed while a job checked them.",
+            ["job", "network"],
+            registry=self.registry,
+        )
+        self.moved = Counter(
+            "recovery_cases_moved",
+            "State changes made by the jobs, by the state entered.",
+            ["job", "network", "to"],
+            registry=self.registry,
+        )
+        self._adapters: dict[str, CountedAdapter] = {}
+        self._lock = threading.Lock()
+        self.registry.register(_RpcCollector(self))
+
+    def watch_adapters(self, adapters: Mapping[str, CountedAdapter]) -> None:
+        """Report these adapters' request and error counts (the latest one per network)."""
+        with self._lock:
+            self._adapters.update(adapters)
+
+    def adapters(self) -> dict[str, CountedAdapter]:
+        """The adapters being reported, per network."""
+        with self._lock:
+            return dict(self._adapters)
+
+    def record(self, job: str, network: str, outcome: CycleOutcome, seconds: float) -> None:
+        """Count one finished cycle."""
+        self.cycle_seconds.labels(job, network).observe(seconds)
+        if outcome.errors:
+            self.cycle_errors.labels(job, network, "case").inc(outcome.errors)
+        rpc_errors = sum(outcome.rpc_errors.values())
+        if rpc_errors:
+            self.cycle_errors.labels(job, network, "rpc").inc(rpc_errors)
+        if outcome.conflicts:
+            self.conflicts.labels(job, network).inc(outcome.conflicts)
+        for state, count in outcome.moved.items():
+            self.moved.labels(job, network, state).inc(count)
+
+    def record_failure(self, job: str, network: str, seconds: float) -> None:
+        """Count a cycle that failed as a whole."""
+        self.cycle_seconds.labels(job, network).observe(seconds)
+        self.cycle_errors.labels(job, network, "cycle").inc()
+
+
+# The process's own figures: the scheduler records into it, /metrics reads it.
+PROCESS = JobMetrics()
+
+
+def census(session: Session) -> dict[str, tuple[int, datetime | None]]:
+    """Per state: how many cases, and when the longest-waiting one last changed state."""
+    rows = session.execute(
+        select(CaseRow.status, func.count(), func.min(CaseRow.updated_at)).group_by(CaseRow.status)
+    )
+    return {str(status): (int(count), oldest) for status, count, oldest in rows}
+
+
+class CaseCollector(Collector):
+    """Cases per state and the age of the oldest one per open state, read when scraped."""
+
+    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        with self.database.unit_of_work() as session:
+            counts = census(session)
+        now = self.clock()
+        cases = GaugeMetricFamily("recovery_cases", "Cases per state.", labels=["state"])
+        ages = GaugeMetricFamily(
+            "recovery_oldest_case_age_seconds",
+            "Seconds since the longest-waiting case in a state entered it (open states).",
+            labels=["state"],
+        )
+        for state in CaseStatus:
+            count, oldest = counts.get(state.value, (0, None))
+            cases.add_metric([state.value], count)
+            if TRANSITIONS[state]:  # final states only grow older; nobody waits on them
+                age = (now - oldest).total_seconds() if oldest is not None else 0.0
+                ages.add_metric([state.value], max(0.0, age))
+        yield cases
+        yield ages
+
+
+class _Forward(Collector):
+    """Shows another registry's metrics (the process's job figures) in a scrape."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+
+
+def registry_for(
+    database: Database, clock: Callable[[], datetime], jobs: JobMetrics = PROCESS
+) -> CollectorRegistry:
+    """A registry with the cases of `database` and the job figures of `jobs`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CaseCollector(database, clock))
+    registry.register(_Forward(jobs.registry))
+    return registry
+
+
+def scrape(database: Database, clock: Callable[[], datetime], jobs: JobMetrics = PROCESS) -> bytes:
+    """Every metric in the Prometheus text format."""
+    return generate_latest(registry_for(database, clock, jobs))

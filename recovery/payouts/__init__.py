@@ -1,0 +1,1 @@
+"""Paying refunds out: signed, written down, then broadcast; never twice."""
