@@ -1,0 +1,62 @@
+"""Wiring the HD signer: development keys only where the chain really is a devnet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chains.base import ChainAdapter
+from chains.signers.hd import HdSigner
+from policies import Policy
+from recovery.errors import RecoveryError
+from recovery.settings import Settings
+
+# What local development nodes call themselves in `web3_clientVersion`.
+DEVNET_CLIENTS = ("anvil", "hardhat", "ganache")
+
+
+class UnsafeSigningSetup(RecoveryError):
+    """Raised at start when keys could sign on a chain that is not what the policy says."""
+
+    status_code = 500
+
+
+def devnet_chain_ids(policy: Policy, adapters: Mapping[str, ChainAdapter]) -> frozenset[int]:
+    """Chain ids of the served networks that are devnets by both marks.
+
+    A chain id alone never says "devnet" (the local nodes reuse 1 and 56): the policy's
+    `devnet: true` mark AND the node's own client version must both say so. A network
+    marked devnet whose node is a real client is refused outright.
+    """
+    ids: set[int] = set()
+    for network, adapter in adapters.items():
+        entry = policy.networks[network]
+        if not entry.devnet:
+            continue
+        client = adapter.client_version()
+        if not client.lower().startswith(DEVNET_CLIENTS):
+            raise UnsafeSigningSetup(
+                f"{network} is marked devnet in the policy, but its node reports {client!r}; "
+                "point it at a local anvil node or drop the devnet overlay"
+            )
+        if entry.chain_id is not None:
+            ids.add(entry.chain_id)
+    return frozenset(ids)
+
+
+def build_signer(
+    settings: Settings, policy: Policy, adapters: Mapping[str, ChainAdapter]
+) -> HdSigner | None:
+    """The HD signer of the configured mnemonic, or None when no mnemonic is set."""
+    if not settings.mnemonic:
+        return None
+    devnets = devnet_chain_ids(policy, adapters)
+    signer = HdSigner(settings.mnemonic, devnet_chain_ids=devnets or None)
+    if signer.is_development:
+        real = sorted(n for n in adapters if not policy.networks[n].devnet)
+        if real:
+            raise UnsafeSigningSetup(
+                f"RECOVERY_MNEMONIC is the public development mnemonic, but "
+                f"{', '.join(real)} {'is' if len(real) == 1 else 'are'} not devnets; "
+                "set a mnemonic of your own"
+            )
+    return signer
