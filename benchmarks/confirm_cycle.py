@@ -27,10 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from chains.devnet import DevnetCluster
-from chains.evm import EvmAdapter
 from policies import load_policy
 from recovery.db.engine import Database, make_engine
 from recovery.db.migrate import upgrade
@@ -166,6 +165,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         cycle_calls = sum(a.calls for a in adapters.values())
         if report.claimed != args.cases or report.waiting != args.cases or report.errors:
             raise SystemExit(f"the cycle did not watch every case: {report}")
+        with database.unit_of_work() as session:
+            noted = session.scalar(
+                select(func.count()).where(
+                    CaseRow.check_note.like("% of 1000000 confirmations on %"),
+                    CaseRow.version == 3,
+                    CaseRow.lease_owner.is_(None),
+                )
+            )
+        if noted != args.cases:
+            raise SystemExit(f"only {noted} of {args.cases} cases show their confirmations")
 
         # The cycle's chain reads alone, to compare like with like against the loop.
         started = time.perf_counter()
@@ -189,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     bound = len(NETWORKS) + sum(math.ceil(len(b) / batch_size) for b in blocks.values())
     print(
-        f"(a) confirm_cycle, batched:  {cycle_calls} RPC requests; whole cycle {cycle_seconds:.2f}s "
+        f"(a) confirm_cycle, batched:  {cycle_calls} RPC requests; "
+        f"whole cycle {cycle_seconds:.2f}s "
         f"({cycle_seconds / args.cases * 1000:.2f} ms per case, database included), "
         f"its chain reads alone {reads_seconds * 1000:.1f} ms"
     )

@@ -12,7 +12,7 @@ import yaml
 
 from policies.cli import policy_app
 from recovery.access.keys import Role, create_key, revoke_key
-from recovery.settings import Settings, get_settings
+from recovery.settings import DEVELOPMENT_MNEMONIC, Settings, get_settings
 
 app = typer.Typer(help="Recovers mis-sent crypto deposits.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
@@ -54,6 +54,7 @@ def serve(
         background,
         build_adapters,
         build_checker,
+        build_payouts,
         hold_sqlite_lock,
     )
 
@@ -83,6 +84,8 @@ def serve(
             update={
                 "rpc": {**settings.rpc, **{n: [u] for n, u in cluster.endpoints().items()}},
                 "policy_overlays": list(dict.fromkeys(overlays)),
+                # The devnets pay out with the public development wallet unless told otherwise.
+                "mnemonic": settings.mnemonic or DEVELOPMENT_MNEMONIC,
             }
         )
         for network, url in cluster.endpoints().items():
@@ -91,9 +94,14 @@ def serve(
     try:
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
+        payouts = build_payouts(settings, context, adapters)
+        if payouts is not None and cluster is not None:
+            for network in cluster.nodes:
+                cluster.chain(network).fund(payouts.signer.gas_wallet_address, 1000 * 10**18)
+            typer.echo(f"gas wallet {payouts.signer.gas_wallet_address} funded on the devnets")
         if scheduler:
             checker = build_checker(settings, context, adapters)
-            jobs = background(checker)
+            jobs = background(checker, payouts=payouts)
         typer.echo(
             f"database {settings.database_url}; policy {context.policy.version}; "
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
@@ -122,6 +130,7 @@ def worker() -> None:
         blocking,
         build_adapters,
         build_checker,
+        build_payouts,
         hold_sqlite_lock,
     )
 
@@ -138,6 +147,7 @@ def worker() -> None:
     context = build_context(settings)
     adapters = build_adapters(settings, context.policy)
     checker = build_checker(settings, context, adapters)
+    payouts = build_payouts(settings, context, adapters)
     if settings.worker_metrics_port is not None:
         start_http_server(
             settings.worker_metrics_port,
@@ -148,7 +158,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     typer.echo(f"worker {checker.owner}: chains {', '.join(sorted(adapters)) or 'none'}")
     try:
-        blocking(checker).start()
+        blocking(checker, payouts=payouts).start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
@@ -251,3 +261,15 @@ def addresses_register(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"registered {row.address} for {row.owner} on {', '.join(row.networks)}")
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole story on two local devnets through the REST API and show the refund."""
+    from recovery.demo import DemoFailed, run
+
+    try:
+        run(say=typer.echo)
+    except DemoFailed as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc

@@ -34,6 +34,7 @@ from policies import Policy
 from recovery.api.context import AppContext
 from recovery.errors import InvalidInput, RecoveryError
 from recovery.metrics import PROCESS, JobMetrics
+from recovery.payouts.engine import PayoutEngine
 from recovery.settings import Settings
 from recovery.verification.pacing import SLOWEST, poll_interval
 from recovery.verification.service import Checker, CheckTiming, CycleReport
@@ -59,6 +60,25 @@ def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
             raise InvalidInput(f"RECOVERY_RPC__{network.upper()}: only EVM networks are served")
         adapters[network] = EvmAdapter(network, endpoints, timeout=settings.rpc_timeout_seconds)
     return adapters
+
+
+def build_payouts(
+    settings: Settings, context: AppContext, adapters: Mapping[str, EvmAdapter]
+) -> PayoutEngine | None:
+    """The payout engine of one process, or None when no mnemonic is configured."""
+    from recovery.signing import build_signer
+
+    signer = build_signer(settings, context.policy, adapters)
+    if signer is None:
+        return None
+    return PayoutEngine(
+        context.database,
+        context.policy,
+        adapters,
+        signer,
+        context.clock,
+        lease=timedelta(seconds=max(settings.lease_seconds, 120)),
+    )
 
 
 def build_checker(
@@ -149,8 +169,24 @@ def _expire(checker: Checker) -> CycleReport:
     return report
 
 
-def add_jobs(scheduler: BaseScheduler, checker: Checker, metrics: JobMetrics = PROCESS) -> None:
-    """Register every job on `scheduler`: per served network, verify and confirm; expiry."""
+def _pay(payouts: PayoutEngine) -> CycleReport:
+    outcome = payouts.payout_cycle()
+    report = CycleReport()
+    report.claimed = outcome.claimed
+    report.errors = outcome.errors
+    for status, count in outcome.moved.items():
+        report.moved[status] += count
+    return report
+
+
+def add_jobs(
+    scheduler: BaseScheduler,
+    checker: Checker,
+    metrics: JobMetrics = PROCESS,
+    payouts: PayoutEngine | None = None,
+) -> None:
+    """Register every job on `scheduler`: per served network, verify and confirm; expiry;
+    payouts when the process has a signer."""
     policy = checker.policy
     served = sorted(checker.adapters)
     metrics.watch_adapters(checker.adapters)  # type: ignore[arg-type]
@@ -179,18 +215,25 @@ def add_jobs(scheduler: BaseScheduler, checker: Checker, metrics: JobMetrics = P
         # Claims on networks without RPC endpoints get a note saying so, once a minute.
         every(SLOWEST, "verify", "unserved", partial(checker.verify_cycle, unserved))
     every(EXPIRY_INTERVAL, "expire", "all", partial(_expire, checker))
+    if payouts is not None and served:
+        fastest = min(poll_interval(policy.networks[n]) for n in served)
+        every(fastest, "payout", "all", partial(_pay, payouts))
 
 
-def background(checker: Checker, metrics: JobMetrics = PROCESS) -> BackgroundScheduler:
+def background(
+    checker: Checker, metrics: JobMetrics = PROCESS, payouts: PayoutEngine | None = None
+) -> BackgroundScheduler:
     """A started scheduler running the jobs in threads of this process."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(scheduler, checker, metrics)
+    add_jobs(scheduler, checker, metrics, payouts)
     scheduler.start()
     return scheduler
 
 
-def blocking(checker: Checker, metrics: JobMetrics = PROCESS) -> BlockingScheduler:
+def blocking(
+    checker: Checker, metrics: JobMetrics = PROCESS, payouts: PayoutEngine | None = None
+) -> BlockingScheduler:
     """A scheduler that runs the jobs in the foreground (the `worker` command)."""
     scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, checker, metrics)
+    add_jobs(scheduler, checker, metrics, payouts)
     return scheduler

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from recovery.db.tables import CaseRow
@@ -65,3 +67,85 @@ def release(session: Session, case_id: str, *, owner: str, next_check_at: dateti
         .values(lease_owner=None, lease_until=None, next_check_at=next_check_at)
         .execution_options(synchronize_session=False)
     )
+
+
+@dataclass(frozen=True)
+class WatchProgress:
+    """A watched case that stays in its state: its new facts and note (None: unchanged)."""
+
+    case_id: str
+    version: int
+    facts: dict[str, Any] | None
+    check_note: str | None
+
+
+def record_progress(
+    session: Session,
+    progress: Sequence[WatchProgress],
+    *,
+    owner: str,
+    next_check_at: datetime,
+    retry_at: datetime,
+) -> int:
+    """Write the progress of many watched cases and give them back; return how many lost.
+
+    Each row is written only at the version it was claimed at (the optimistic lock of
+    `CaseRepository.save`): a case a user or another process changed meanwhile keeps
+    their change, is counted as lost, and is due again at `retry_at`. No event is
+    written: none of these cases changes state.
+    """
+    changed = [p for p in progress if p.facts is not None]
+    if changed:
+        # A Core executemany: one statement, many rows, each under its own version check.
+        session.connection().execute(
+            update(CaseRow)
+            .where(
+                CaseRow.id == bindparam("b_id"),
+                CaseRow.version == bindparam("b_version"),
+                CaseRow.lease_owner == owner,
+            )
+            .values(
+                facts=bindparam("b_facts"),
+                check_note=bindparam("b_note"),
+                version=bindparam("b_version") + 1,
+                lease_owner=None,
+                lease_until=None,
+                next_check_at=next_check_at,
+            )
+            .execution_options(synchronize_session=False),
+            [
+                {
+                    "b_id": p.case_id,
+                    "b_version": p.version,
+                    "b_facts": p.facts,
+                    "b_note": p.check_note,
+                }
+                for p in changed
+            ],
+        )
+    unchanged = [p.case_id for p in progress if p.facts is None]
+    for chunk in _chunks(unchanged):
+        release_many(session, chunk, owner=owner, next_check_at=next_check_at)
+    # Whatever is still leased to us lost its optimistic lock above: look again soon.
+    lost = 0
+    for chunk in _chunks([p.case_id for p in changed]):
+        lost += len(release_many(session, chunk, owner=owner, next_check_at=retry_at))
+    return lost
+
+
+def release_many(
+    session: Session, case_ids: Sequence[str], *, owner: str, next_check_at: datetime | None
+) -> list[str]:
+    """Give back those of `case_ids` this owner holds; return their ids."""
+    released = session.scalars(
+        update(CaseRow)
+        .where(CaseRow.id.in_(case_ids), CaseRow.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None, next_check_at=next_check_at)
+        .returning(CaseRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(released)
+
+
+def _chunks(ids: Sequence[str], size: int = 1000) -> list[Sequence[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

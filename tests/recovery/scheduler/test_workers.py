@@ -179,7 +179,8 @@ def test_three_workers_move_every_case_exactly_once_even_when_one_is_killed(
     assert len(histories) == CASES
     wrong = {case_id: h for case_id, h in histories.items() if h != expected}
     assert not wrong, f"{len(wrong)} cases with other histories, e.g. {next(iter(wrong.items()))}"
-    assert sorted(set(quotes.values())) == [1] and len(quotes) == CASES
+    assert sorted(set(quotes.values())) == [1]
+    assert len(quotes) == CASES
     assert leftover == 0, "the killed worker's leases lapsed and were taken over"
     survivors = "".join((tmp_path / f"worker-{i}.log").read_text() for i in (1, 2))
     assert "Traceback" not in survivors
