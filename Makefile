@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest install openapi benchmarks clean
+.PHONY: run test demo lint typecheck pytest install openapi benchmarks clean
 
 $(BIN)/recovery: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ install: $(BIN)/recovery node_modules/.package-lock.json
 ## Runs the service with its defaults: SQLite file, two local anvil devnets.
 run: install
 	$(BIN)/recovery serve --devnet --host $(HOST) --port $(PORT)
+
+## The whole story on its own devnets, through the REST API.
+demo: install
+	$(BIN)/recovery demo
 
 lint: install
 	$(BIN)/ruff check recovery chains policies tests benchmarks
@@ -43,7 +47,8 @@ openapi: install
 	$(BIN)/recovery openapi > openapi.yaml
 
 benchmarks: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.verify_batch
+	$(BIN)/python -m benchmarks.confirm_cycle
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -99,7 +99,7 @@ def serve(
             for network in cluster.nodes:
                 cluster.chain(network).fund(payouts.signer.gas_wallet_address, 1000 * 10**18)
             typer.echo(f"gas wallet {payouts.signer.gas_wallet_address} funded on the devnets")
-        if scheduler:
+        if scheduler and settings.scheduler_enabled:
             checker = build_checker(settings, context, adapters)
             jobs = background(checker, payouts=payouts)
         typer.echo(

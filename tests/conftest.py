@@ -145,3 +145,20 @@ def devnet() -> Iterator[DevnetCluster]:
     """
     with DevnetCluster({"ethereum": 1, "bsc": 56}) as cluster:
         yield cluster
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran against PostgreSQL, so a skipped database cannot hide."""
+    ran = {
+        outcome: sum(
+            1
+            for report in terminalreporter.stats.get(outcome, [])
+            if getattr(report, "when", "call") == "call" and "[postgres" in report.nodeid
+        )
+        for outcome in ("passed", "failed", "skipped")
+    }
+    url = os.environ.get(PG_URL_VARIABLE, "(not set)")
+    terminalreporter.write_line(
+        f"PostgreSQL ({url}): {ran['passed']} passed, {ran['failed']} failed, "
+        f"{ran['skipped']} skipped"
+    )
