@@ -30,7 +30,7 @@ from recovery.domain.states import CaseStatus
 from recovery.review.quotes import issue_quote
 from recovery.verification.claims import WatchProgress, claim_due, record_progress, release
 from recovery.verification.matching import Matched, Refused, match
-from recovery.verification.pacing import next_look
+from recovery.verification.pacing import next_look, poll_interval
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:verifier"
@@ -200,7 +200,11 @@ class Checker:
                         f"transaction not found on {case.network} yet; "
                         f"retrying until {deadline.isoformat()}"
                     )
-                    next_check = now + self.timing.retry
+                    # A fresh claim is usually a transaction a block or two from being
+                    # mined: look again at the chain's pace, then back off to `retry`.
+                    young = (now - case.created_at) / 4
+                    pace = timedelta(seconds=poll_interval(self.policy.networks[case.network]))
+                    next_check = now + max(pace, min(self.timing.retry, young))
                     report.waiting += 1
             else:
                 outcome = match(case, tx)
