@@ -202,7 +202,7 @@ class PayoutEngine:
             raise PayoutBlocked(f"no node reachable: {result.detail}")
         if result.outcome == BroadcastOutcome.ACCEPTED:
             self._sent(case_id, chosen, report)
-            return self.clock() + self.retry
+            return self._pace(chosen)
         # LOOK_UP, AMBIGUOUS, REJECTED: only the hashes we made can tell what happened.
         known = self._seen_on_chain(adapter, [c.tx_hash for c in candidates])
         if known is not None:
@@ -420,6 +420,14 @@ class PayoutEngine:
             )
 
     # -- shared -------------------------------------------------------------------------
+
+    def _pace(self, row: PayoutTransactionRow) -> datetime:
+        """When to look at a sent payout again: one block of its network from now."""
+        with self.database.unit_of_work() as session:
+            payout = session.get(PayoutRow, row.payout_id)
+            network = payout.network if payout else None
+        seconds = self.policy.networks[network].block_time_seconds if network else 5.0
+        return self.clock() + timedelta(seconds=seconds)
 
     def _chain_id(self, network: str) -> int:
         chain_id = self.policy.networks[network].chain_id
