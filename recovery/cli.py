@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 import yaml
@@ -20,6 +20,17 @@ addresses_app = typer.Typer(help="Register deposit addresses.", no_args_is_help=
 app.add_typer(keys_app, name="keys")
 app.add_typer(addresses_app, name="deposit-addresses")
 app.add_typer(policy_app, name="policy")
+
+
+def _single_sqlite_process(settings: Settings) -> IO[str] | None:
+    """Take the SQLite file's process lock (held until exit), or exit 2 naming the holder."""
+    from recovery.scheduler import SecondProcess, hold_sqlite_lock
+
+    try:
+        return hold_sqlite_lock(settings.database_url)
+    except SecondProcess as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _settings() -> Settings:
@@ -50,21 +61,14 @@ def serve(
     from recovery.api.app import create_app
     from recovery.bootstrap import build_context
     from recovery.scheduler import (
-        SecondProcess,
         background,
         build_adapters,
         build_checker,
         build_payouts,
-        hold_sqlite_lock,
     )
 
     settings = _settings()
-    try:
-        # Held until this process ends: SQLite serves one process only.
-        sqlite_lock = hold_sqlite_lock(settings.database_url)
-    except SecondProcess as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
+    sqlite_lock = _single_sqlite_process(settings)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so that
     # the `finally` below stops the scheduler and the devnet nodes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -126,21 +130,14 @@ def worker() -> None:
     from recovery.bootstrap import build_context
     from recovery.metrics import registry_for
     from recovery.scheduler import (
-        SecondProcess,
         blocking,
         build_adapters,
         build_checker,
         build_payouts,
-        hold_sqlite_lock,
     )
 
     settings = _settings()
-    try:
-        # Held until this process ends: SQLite serves one process only.
-        sqlite_lock = hold_sqlite_lock(settings.database_url)
-    except SecondProcess as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
+    sqlite_lock = _single_sqlite_process(settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

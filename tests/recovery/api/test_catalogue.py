@@ -87,3 +87,17 @@ def test_filing_an_unsupported_pair_is_refused_with_its_reason(
     assert response.status_code == 422
     assert response.json()["reason_code"] == "network_unsupported"
     assert client.get("/v1/appeals", headers=alice).json()["items"] == []
+
+
+def test_an_unlisted_token_appeal_for_a_listed_token_is_refused_as_already_credited(
+    client: TestClient, alice: dict[str, str]
+) -> None:
+    usdt = "0xdAC17F958D2ee523a2206206994597C13D831ec7"  # listed on ethereum
+    body = appeal_body(case_type="unlisted_token", network="ethereum", opened_for=None, token=usdt)
+    preview = client.post("/v1/eligibility", json=body, headers=alice)
+    assert preview.status_code == 200
+    assert "already_credited" in preview.json()["reason_codes"]
+    filed = client.post("/v1/appeals", json=body, headers=alice)
+    assert filed.status_code == 422
+    assert filed.json()["reason_code"] == "already_credited"
+    assert client.get("/v1/appeals", headers=alice).json()["items"] == []

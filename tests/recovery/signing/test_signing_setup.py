@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from chains.devnet import DevnetCluster
 from chains.evm import EvmAdapter
 from chains.signers.errors import DevelopmentKeyRefused
 from policies import Policy, load_policy
@@ -16,14 +13,6 @@ from recovery.signing import UnsafeSigningSetup, build_signer
 OWN_MNEMONIC = (
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 )
-
-
-@pytest.fixture
-def adapters(devnet: DevnetCluster) -> Iterator[dict[str, EvmAdapter]]:
-    made = {n: devnet.adapter(n) for n in ("ethereum", "bsc")}
-    yield made
-    for adapter in made.values():
-        adapter.close()
 
 
 def test_devnet_marked_anvil_nodes_accept_the_development_mnemonic(

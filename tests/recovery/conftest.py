@@ -1,4 +1,4 @@
-"""Fixtures of the verification tests: adapters over the session devnet, a user's flow."""
+"""Fixtures shared by the service tests: adapters over the session devnet, a user's flow."""
 
 from __future__ import annotations
 
