@@ -47,8 +47,7 @@ openapi: install
 	$(BIN)/recovery openapi > openapi.yaml
 
 benchmarks: install
-	$(BIN)/python -m benchmarks.verify_batch
-	$(BIN)/python -m benchmarks.confirm_cycle
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

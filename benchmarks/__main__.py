@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import verify_batch
+from benchmarks import confirm_cycle, verify_batch, verify_cycle
 
 if __name__ == "__main__":
-    verify_batch.main()
+    verify_batch.main([])
+    verify_cycle.main([])
+    confirm_cycle.main([])

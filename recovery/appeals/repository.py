@@ -13,7 +13,8 @@ from recovery.domain.case import Case, CaseEvent, CaseType
 from recovery.domain.errors import StaleCase
 from recovery.domain.states import RELEASED_STATES, CaseStatus
 
-_MUTABLE = (
+# The columns a case write may change (the rest is fixed at filing).
+MUTABLE_FIELDS = (
     "status",
     "facts",
     "verdict",
@@ -122,7 +123,7 @@ class CaseRepository:
 
     def save(self, case: Case) -> None:
         """Write the case's changes if nobody else changed it since it was read."""
-        values = {name: getattr(case, name) for name in _MUTABLE}
+        values = {name: getattr(case, name) for name in MUTABLE_FIELDS}
         values["status"] = case.status.value
         result = self.session.execute(
             update(CaseRow)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from recovery.db.tables import CaseRow
+from recovery.appeals.repository import MUTABLE_FIELDS
+from recovery.db.tables import CaseEventRow, CaseRow
+from recovery.domain.case import Case
 from recovery.domain.states import CaseStatus
 
 
@@ -145,6 +147,116 @@ def release_many(
         .execution_options(synchronize_session=False)
     )
     return list(released)
+
+
+def _save_and_release_statement() -> Update:
+    """`CaseRepository.save` and `release` in one statement, with bound parameters.
+
+    Built once: every execution reuses its compiled form.
+    """
+    return (
+        update(CaseRow)
+        .where(
+            CaseRow.id == bindparam("b_id"),
+            CaseRow.version == bindparam("b_version"),
+            CaseRow.lease_owner == bindparam("b_owner"),
+        )
+        .values(
+            **{name: bindparam(f"b_{name}") for name in MUTABLE_FIELDS},
+            version=bindparam("b_version") + 1,
+            last_seq=bindparam("b_last_seq"),
+            lease_owner=None,
+            lease_until=None,
+            next_check_at=bindparam("b_next_check_at"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_SAVE_AND_RELEASE = _save_and_release_statement()
+
+
+class NotAllWritten(Exception):
+    """`save_all_and_release` found a case it may not write; its transaction must not commit."""
+
+
+def save_all_and_release(
+    session: Session, work: Sequence[tuple[Case, datetime | None]], *, owner: str
+) -> None:
+    """Like `save_and_release`, in one statement for all cases, when every one qualifies.
+
+    Raises `NotAllWritten` when any case was not written (someone changed it, or its
+    lease was taken over): what the statement did write is then rolled back with the
+    transaction (the unit of work does that on the way out), and the caller can write the
+    cases one by one with `save_and_release` to learn which is which. Needs a driver that
+    reports the rows an executemany touched (SQLite's and psycopg's do).
+    """
+    if not work:
+        return
+    connection = session.connection()
+    if not connection.dialect.supports_sane_multi_rowcount:
+        raise NotAllWritten("this database driver does not count rows of an executemany")
+    result = connection.execute(
+        _SAVE_AND_RELEASE,
+        [_save_params(case, next_check_at, owner) for case, next_check_at in work],
+    )
+    if result.rowcount != len(work):
+        raise NotAllWritten(f"{result.rowcount} of {len(work)} cases written")
+    _write_events(connection, [case for case, _ in work])
+
+
+def save_and_release(
+    session: Session, work: Sequence[tuple[Case, datetime | None]], *, owner: str
+) -> list[Case]:
+    """Write many cases, their events, and give them back; return the cases not written.
+
+    Each `(case, next_check_at)` is written as `CaseRepository.save` writes it, at the
+    version it was read at (the optimistic lock), and only while `owner` still holds its
+    lease; the same statement gives the lease back, due again at `next_check_at`. A case
+    someone changed meanwhile, or whose lease lapsed and was taken over, is left exactly as
+    it is, its events unwritten, and returned for the caller to look at again. The events
+    of the written cases go in one statement. The `Case` objects are not changed.
+    """
+    connection = session.connection()
+    written: list[Case] = []
+    lost: list[Case] = []
+    for case, next_check_at in work:
+        result = connection.execute(_SAVE_AND_RELEASE, _save_params(case, next_check_at, owner))
+        (written if result.rowcount == 1 else lost).append(case)
+    _write_events(connection, written)
+    return lost
+
+
+def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict[str, Any]:
+    values: dict[str, Any] = {f"b_{name}": getattr(case, name) for name in MUTABLE_FIELDS}
+    values["b_status"] = case.status.value
+    values.update(
+        b_id=case.id,
+        b_version=case.version,
+        b_owner=owner,
+        b_last_seq=case.last_seq,
+        b_next_check_at=next_check_at,
+    )
+    return values
+
+
+def _write_events(connection: Connection, cases: Sequence[Case]) -> None:
+    events = [
+        {
+            "case_id": e.case_id,
+            "seq": e.seq,
+            "from_status": e.from_status.value if e.from_status else None,
+            "to_status": e.to_status.value,
+            "actor": e.actor,
+            "reason_code": e.reason_code,
+            "detail": e.detail,
+            "created_at": e.created_at,
+        }
+        for case in cases
+        for e in case.pending_events
+    ]
+    if events:
+        connection.execute(insert(CaseEventRow), events)
 
 
 def _chunks(ids: Sequence[str], size: int = 1000) -> list[Sequence[str]]:

@@ -12,10 +12,10 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +28,15 @@ from recovery.domain.case import NATIVE, Case
 from recovery.domain.errors import StaleCase
 from recovery.domain.states import CaseStatus
 from recovery.review.quotes import issue_quote
-from recovery.verification.claims import WatchProgress, claim_due, record_progress, release
+from recovery.verification.claims import (
+    NotAllWritten,
+    WatchProgress,
+    claim_due,
+    record_progress,
+    release,
+    save_all_and_release,
+    save_and_release,
+)
 from recovery.verification.matching import Matched, Refused, match
 from recovery.verification.pacing import next_look, poll_interval
 
@@ -41,6 +49,10 @@ TO_VERIFY = (CaseStatus.SUBMITTED, CaseStatus.VERIFYING, CaseStatus.ON_HOLD)
 # Deposits whose block is watched for confirmations (confirming) or for a reorg that
 # would take the deposit away after approval (approved, until the payout starts).
 WATCHED = (CaseStatus.CONFIRMING, CaseStatus.APPROVED)
+# Verified cases written per database transaction: one transaction for many cases instead
+# of one each, yet short enough not to hold SQLite's write lock for long.
+WRITE_CHUNK = 250
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -63,6 +75,28 @@ class CheckTiming:
     deadline: timedelta = timedelta(hours=6)
     retry: timedelta = timedelta(seconds=15)
     lease: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class _ChainFacts:
+    """What the chain said about one claim: its transaction, and whether the deposit
+    address holds code."""
+
+    tx: TransactionFacts | None
+    is_contract: bool | None
+
+
+@dataclass
+class _Worked:
+    """A claimed case and, when it could be worked out in memory, the case moved on."""
+
+    snapshot: Case
+    chain: _ChainFacts
+    metadata: TokenMetadata | None
+    case: Case | None = None
+    next_check: datetime | None = None
+    waiting: int = 0
+    moved: list[str] = field(default_factory=list)
 
 
 class Checker:
@@ -122,26 +156,105 @@ class Checker:
                 )
                 self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
                 continue
+            # Work every case out in memory from the snapshot it was claimed as, then
+            # write them together; anything unusual takes the per-case path below.
+            worked: list[_Worked] = []
             for case in cases:
+                chain = _ChainFacts(found.get(case.tx_hash), contracts.get(case.deposit_address))
                 try:
-                    tx = found.get(case.tx_hash)
-                    metadata = self._token_metadata(adapter, case, tx)
-                    self._verify_one(
-                        case, tx, contracts.get(case.deposit_address), metadata, report
-                    )
+                    metadata = self._token_metadata(adapter, case, chain.tx)
+                    worked.append(self._work_out_copy(case, chain, metadata))
                 except ChainError as exc:
                     report.rpc_errors[network] += 1
                     log.warning(
                         "verifying case %s: %s RPC unavailable: %s", case.reference, network, exc
                     )
                     self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
-                except StaleCase:
-                    self._conflict(case, report)
                 except Exception:
                     report.errors += 1
                     log.exception("verifying case %s failed", case.reference)
                     self._leave([case], "an internal error stopped the check", now, report)
+            for chunk in _chunks(worked, WRITE_CHUNK):
+                for item in self._write_worked(network, chunk, report):
+                    self._verify_alone(network, item, now, report)
         return report
+
+    def _work_out_copy(
+        self, snapshot: Case, chain: _ChainFacts, metadata: TokenMetadata | None
+    ) -> _Worked:
+        """The claimed case moved on by the chain's facts, in memory; `snapshot` untouched."""
+        worked = _Worked(snapshot, chain, metadata)
+        if snapshot.status not in TO_VERIFY:
+            return worked  # not for this path: `_verify_alone` reads it again
+        case = replace(snapshot, pending_events=[], approvals=list(snapshot.approvals))
+        worked.case = case
+        worked.next_check, worked.waiting = self._work_out(
+            case, chain.tx, chain.is_contract, metadata, self.clock()
+        )
+        worked.moved = [e.to_status.value for e in case.pending_events]
+        return worked
+
+    def _write_worked(
+        self, network: str, chunk: Sequence[_Worked], report: CycleReport
+    ) -> list[_Worked]:
+        """Write a chunk of worked-out cases in one transaction; return those left to redo.
+
+        Each case is written only at the version it was claimed at and while this process
+        holds its lease; usually all qualify and one statement writes them all
+        (`save_all_and_release`). Otherwise that is rolled back and one statement per case
+        (`save_and_release`) leaves those that do not qualify untouched; they are returned,
+        to go the per-case path, which reads them again. If a transaction fails as a
+        whole, nothing of it was written and every case of the chunk is returned.
+        """
+        ready = [(w, w.case) for w in chunk if w.case is not None]
+        work = [(case, w.next_check) for w, case in ready]
+        lost: list[Case] = []
+        try:
+            try:
+                # The usual cycle: nobody touched these cases since they were claimed.
+                with self.database.unit_of_work() as session:
+                    save_all_and_release(session, work, owner=self.owner)
+            except NotAllWritten:
+                # Rolled back; now one statement per case tells which ones to redo.
+                with self.database.unit_of_work() as session:
+                    lost = save_and_release(session, work, owner=self.owner)
+        except IntegrityError as exc:
+            # Two claims on one transfer log: the per-case path rejects the later one.
+            log.warning(
+                "writing %d verified cases on %s together hit %s; writing them one by one",
+                len(ready),
+                network,
+                exc.orig,
+            )
+            return list(chunk)
+        except Exception:
+            log.exception("writing %d verified cases on %s failed", len(ready), network)
+            return list(chunk)
+        missed = {id(case) for case in lost}
+        for item, case in ready:
+            if id(case) not in missed:
+                report.waiting += item.waiting
+                for status in item.moved:
+                    report.moved[status] += 1
+        return [w for w in chunk if w.case is None or id(w.case) in missed]
+
+    def _verify_alone(
+        self, network: str, item: _Worked, now: datetime, report: CycleReport
+    ) -> None:
+        """The per-case path: read the case again, work it out and write it on its own."""
+        case = item.snapshot
+        try:
+            self._verify_one(case, item.chain.tx, item.chain.is_contract, item.metadata, report)
+        except ChainError as exc:
+            report.rpc_errors[network] += 1
+            log.warning("verifying case %s: %s RPC unavailable: %s", case.reference, network, exc)
+            self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
+        except StaleCase:
+            self._conflict(case, report)
+        except Exception:
+            report.errors += 1
+            log.exception("verifying case %s failed", case.reference)
+            self._leave([case], "an internal error stopped the check", now, report)
 
     def _token_metadata(
         self, adapter: ChainAdapter, case: Case, tx: TransactionFacts | None
@@ -168,57 +281,75 @@ class Checker:
             if case is None or case.status not in TO_VERIFY:
                 release(session, snapshot.id, owner=self.owner, next_check_at=None)
                 return
-            if case.status == CaseStatus.SUBMITTED:
-                case.transition(
-                    CaseStatus.VERIFYING,
-                    actor=SYSTEM,
-                    at=now,
-                    detail=f"looking transaction {case.tx_hash} up on {case.network}",
-                )
-            elif case.status == CaseStatus.ON_HOLD:
-                case.transition(
-                    CaseStatus.VERIFYING,
-                    actor=SYSTEM,
-                    at=now,
-                    detail=f"the deposit was reorged out after approval; looking transaction "
-                    f"{case.tx_hash} up on {case.network} again before any payout",
-                )
-            next_check: datetime | None = None
-            if tx is None:
-                deadline = _looking_since(case) + self.timing.deadline
-                if now >= deadline:
-                    case.transition(
-                        CaseStatus.REJECTED,
-                        actor=SYSTEM,
-                        at=now,
-                        reason_code="tx_not_found",
-                        detail=f"transaction {case.tx_hash} was not found on {case.network} "
-                        f"by the deadline {deadline.isoformat()}",
-                    )
-                else:
-                    case.check_note = (
-                        f"transaction not found on {case.network} yet; "
-                        f"retrying until {deadline.isoformat()}"
-                    )
-                    # A fresh claim is usually a transaction a block or two from being
-                    # mined: look again at the chain's pace, then back off to `retry`.
-                    young = (now - case.created_at) / 4
-                    pace = timedelta(seconds=poll_interval(self.policy.networks[case.network]))
-                    next_check = now + max(pace, min(self.timing.retry, young))
-                    report.waiting += 1
-            else:
-                outcome = match(case, tx)
-                if isinstance(outcome, Refused):
-                    case.transition(
-                        CaseStatus.REJECTED,
-                        actor=SYSTEM,
-                        at=now,
-                        reason_code=outcome.reason_code,
-                        detail=outcome.detail,
-                    )
-                else:
-                    next_check = self._judge(case, outcome, is_contract, metadata, now)
+            next_check, waiting = self._work_out(case, tx, is_contract, metadata, now)
+            report.waiting += waiting
             self._save(session, repository, case, report, next_check)
+
+    def _work_out(
+        self,
+        case: Case,
+        tx: TransactionFacts | None,
+        is_contract: bool | None,
+        metadata: TokenMetadata | None,
+        now: datetime,
+    ) -> tuple[datetime | None, int]:
+        """Move a submitted/verifying/on_hold case on by the chain's facts, in memory.
+
+        Returns when to look at it again (None: not automatically) and 1 when it waits
+        for its transaction (0 otherwise).
+        """
+        waiting = 0
+        if case.status == CaseStatus.SUBMITTED:
+            case.transition(
+                CaseStatus.VERIFYING,
+                actor=SYSTEM,
+                at=now,
+                detail=f"looking transaction {case.tx_hash} up on {case.network}",
+            )
+        elif case.status == CaseStatus.ON_HOLD:
+            case.transition(
+                CaseStatus.VERIFYING,
+                actor=SYSTEM,
+                at=now,
+                detail=f"the deposit was reorged out after approval; looking transaction "
+                f"{case.tx_hash} up on {case.network} again before any payout",
+            )
+        next_check: datetime | None = None
+        if tx is None:
+            deadline = _looking_since(case) + self.timing.deadline
+            if now >= deadline:
+                case.transition(
+                    CaseStatus.REJECTED,
+                    actor=SYSTEM,
+                    at=now,
+                    reason_code="tx_not_found",
+                    detail=f"transaction {case.tx_hash} was not found on {case.network} "
+                    f"by the deadline {deadline.isoformat()}",
+                )
+            else:
+                case.check_note = (
+                    f"transaction not found on {case.network} yet; "
+                    f"retrying until {deadline.isoformat()}"
+                )
+                # A fresh claim is usually a transaction a block or two from being
+                # mined: look again at the chain's pace, then back off to `retry`.
+                young = (now - case.created_at) / 4
+                pace = timedelta(seconds=poll_interval(self.policy.networks[case.network]))
+                next_check = now + max(pace, min(self.timing.retry, young))
+                waiting = 1
+        else:
+            outcome = match(case, tx)
+            if isinstance(outcome, Refused):
+                case.transition(
+                    CaseStatus.REJECTED,
+                    actor=SYSTEM,
+                    at=now,
+                    reason_code=outcome.reason_code,
+                    detail=outcome.detail,
+                )
+            else:
+                next_check = self._judge(case, outcome, is_contract, metadata, now)
+        return next_check, waiting
 
     def _judge(
         self,
@@ -565,6 +696,10 @@ class Checker:
         )
         with self.database.unit_of_work() as session:
             release(session, snapshot.id, owner=self.owner, next_check_at=self.clock())
+
+
+def _chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _block_of(case: Case) -> int | None:
