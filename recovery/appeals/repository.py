@@ -34,6 +34,20 @@ MUTABLE_FIELDS = (
 )
 
 
+def event_values(event: CaseEvent) -> dict[str, object]:
+    """The column values of an event row."""
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "from_status": event.from_status.value if event.from_status else None,
+        "to_status": event.to_status.value,
+        "actor": event.actor,
+        "reason_code": event.reason_code,
+        "detail": event.detail,
+        "created_at": event.created_at,
+    }
+
+
 def case_from_row(row: CaseRow) -> Case:
     """The domain case of a row."""
     return _to_case(row)
@@ -144,19 +158,7 @@ class CaseRepository:
             return
         self.session.execute(
             insert(CaseEventRow),
-            [
-                {
-                    "case_id": e.case_id,
-                    "seq": e.seq,
-                    "from_status": e.from_status.value if e.from_status else None,
-                    "to_status": e.to_status.value,
-                    "actor": e.actor,
-                    "reason_code": e.reason_code,
-                    "detail": e.detail,
-                    "created_at": e.created_at,
-                }
-                for e in case.pending_events
-            ],
+            [event_values(e) for e in case.pending_events],
         )
         case.pending_events.clear()
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from recovery.appeals.repository import MUTABLE_FIELDS
+from recovery.appeals.repository import MUTABLE_FIELDS, event_values
 from recovery.db.tables import CaseEventRow, CaseRow
 from recovery.domain.case import Case
 from recovery.domain.states import CaseStatus
@@ -241,20 +241,7 @@ def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict
 
 
 def _write_events(connection: Connection, cases: Sequence[Case]) -> None:
-    events = [
-        {
-            "case_id": e.case_id,
-            "seq": e.seq,
-            "from_status": e.from_status.value if e.from_status else None,
-            "to_status": e.to_status.value,
-            "actor": e.actor,
-            "reason_code": e.reason_code,
-            "detail": e.detail,
-            "created_at": e.created_at,
-        }
-        for case in cases
-        for e in case.pending_events
-    ]
+    events = [event_values(e) for case in cases for e in case.pending_events]
     if events:
         connection.execute(insert(CaseEventRow), events)
 
