@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from chains.base import ChainAdapter, ChainError, TokenMetadata, TransactionFacts
-from policies import Facts, Policy, StaticPriceSource, evaluate
+from policies import Policy, Verdict
 from recovery.appeals.repository import CaseRepository
-from recovery.appeals.verdicts import verdict_dict
+from recovery.appeals.verdicts import judge_case, verdict_dict
 from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
 from recovery.domain.errors import StaleCase
@@ -400,24 +400,8 @@ class Checker:
         )
         return now
 
-    def _verdict(self, case: Case, now: datetime) -> Any:
-        facts = case.facts or {}
-        return evaluate(
-            Facts(
-                case_type=case.case_type.value,
-                network=case.network,
-                opened_for=case.opened_for,
-                token=None if facts.get("token") == NATIVE else facts.get("token"),
-                token_decimals=facts.get("decimals"),
-                amount=int(facts.get("amount", 0)),
-                deposit_address_is_contract=facts.get("deposit_address_is_contract"),
-                sender=facts.get("sender"),
-                refund_address=case.refund_address,
-                now=now,
-            ),
-            self.policy,
-            StaticPriceSource(self.policy),
-        )
+    def _verdict(self, case: Case, now: datetime) -> Verdict:
+        return judge_case(self.policy, case, now=now)
 
     # -- confirmations and reorgs -------------------------------------------------------
 
