@@ -60,6 +60,7 @@ def serve(
 
     from recovery.api.app import create_app
     from recovery.bootstrap import build_context
+    from recovery.catalogue.tokens import TokenDecimals
     from recovery.scheduler import (
         background,
         build_adapters,
@@ -98,6 +99,7 @@ def serve(
     try:
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
+        context.token_decimals = TokenDecimals(adapters)
         payouts = build_payouts(settings, context, adapters)
         if payouts is not None and cluster is not None:
             for network in cluster.nodes:

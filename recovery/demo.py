@@ -26,6 +26,7 @@ from chains.signers.hd import HdSigner
 from recovery.access.keys import Role, create_key
 from recovery.api.app import create_app
 from recovery.bootstrap import build_context
+from recovery.catalogue.tokens import TokenDecimals
 from recovery.payouts.engine import PayoutEngine
 from recovery.scheduler import background, build_adapters, build_checker
 from recovery.settings import DEVELOPMENT_MNEMONIC, Settings
@@ -63,6 +64,7 @@ def run(say: Callable[[str], None] = print, timeout: float = 90.0) -> int:
         )
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
+        context.token_decimals = TokenDecimals(adapters)
         signer = build_signer(settings, context.policy, adapters)
         assert signer is not None
         for network in ("ethereum", "bsc"):

@@ -28,6 +28,8 @@ class AppContext:
     database: Database
     policy: Policy
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Decimals of an unlisted token, asked of its chain (None: unknown, or no chain here).
+    token_decimals: Callable[[str, str], int | None] = field(default=lambda _n, _t: None)
 
 
 def get_context(request: Request) -> AppContext:

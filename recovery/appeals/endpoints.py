@@ -50,6 +50,7 @@ def file_appeal(
             body,
             idempotency_key=idempotency_key,
             now=context.clock(),
+            token_decimals=context.token_decimals,
         )
     if filing.replayed:
         response.headers["Idempotent-Replayed"] = "true"

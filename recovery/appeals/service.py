@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,6 +127,7 @@ def file_appeal(
     *,
     idempotency_key: str | None,
     now: datetime,
+    token_decimals: Callable[[str, str], int | None] | None = None,
 ) -> Filing:
     """File a case for the caller; the same Idempotency-Key and body give the same case."""
     principal.require(Role.USER, Role.ADMIN)
@@ -138,7 +140,7 @@ def file_appeal(
         if replay is not None:
             return Filing(replay, replayed=True)
     _check_deposit_address(session, principal.subject, appeal)
-    verdict = judge(policy, appeal, now=now)
+    verdict = judge(policy, appeal, now=now, token_decimals=token_decimals)
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
     if refusals:
         raise AppealRefused(verdict.summary, reason_code=refusals[0])

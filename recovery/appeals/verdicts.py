@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -17,7 +18,9 @@ from recovery.domain.case import NATIVE, Case
 STATIC_REFUSALS = frozenset({"network_unsupported", "pair_unsupported", "already_credited"})
 
 
-def facts_of_appeal(policy: Policy, appeal: AppealCreate, *, now: datetime) -> Facts:
+def facts_of_appeal(
+    policy: Policy, appeal: AppealCreate, *, now: datetime, token_decimals: int | None = None
+) -> Facts:
     """The facts a would-be appeal states, before the chain has confirmed any of them."""
     token = None if appeal.token == NATIVE else appeal.token
     return Facts(
@@ -25,7 +28,7 @@ def facts_of_appeal(policy: Policy, appeal: AppealCreate, *, now: datetime) -> F
         network=appeal.network,
         opened_for=appeal.opened_for,
         token=token,
-        token_decimals=None,
+        token_decimals=token_decimals,
         amount=int(appeal.claimed_amount) if appeal.claimed_amount is not None else 0,
         deposit_address_is_contract=None,
         sender=None,
@@ -37,9 +40,25 @@ def facts_of_appeal(policy: Policy, appeal: AppealCreate, *, now: datetime) -> F
     )
 
 
-def judge(policy: Policy, appeal: AppealCreate, *, now: datetime) -> Verdict:
-    """The policy's verdict on the appeal as stated."""
-    return evaluate(facts_of_appeal(policy, appeal, now=now), policy, StaticPriceSource(policy))
+def judge(
+    policy: Policy,
+    appeal: AppealCreate,
+    *,
+    now: datetime,
+    token_decimals: Callable[[str, str], int | None] | None = None,
+) -> Verdict:
+    """The policy's verdict on the appeal as stated.
+
+    An unlisted token's decimals are not in the policy; where the chain can be asked
+    (`token_decimals`), a priced token is valued as it will be once verified.
+    """
+    decimals = None
+    if appeal.token != NATIVE and token_decimals is not None:
+        network = policy.networks[appeal.network]
+        if network.listed(appeal.token) is None:
+            decimals = token_decimals(appeal.network, appeal.token)
+    facts = facts_of_appeal(policy, appeal, now=now, token_decimals=decimals)
+    return evaluate(facts, policy, StaticPriceSource(policy))
 
 
 def facts_of_case(case: Case, *, now: datetime, at_approval: bool = False) -> Facts:

@@ -65,5 +65,7 @@ def get_network(network_id: str, context: ContextDep) -> NetworkPublic:
 def preview(body: AppealCreate, context: ContextDep, _: CurrentPrincipal) -> VerdictPublic:
     """The verdict the policy would give this appeal now; nothing is filed."""
     appeal = normalise(context.policy, body)
-    verdict = judge(context.policy, appeal, now=context.clock())
+    verdict = judge(
+        context.policy, appeal, now=context.clock(), token_decimals=context.token_decimals
+    )
     return VerdictPublic.model_validate(verdict_dict(verdict))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from recovery.demo import AMOUNT, run
 
 
@@ -15,3 +17,9 @@ def test_demo_ends_with_the_refund_address_holding_the_net_payout() -> None:
     assert "payout_sent -> paid" in story
     assert lines[-1].startswith("8. refund address")
     assert f"the approved net payout was {balance}" in lines[-1]
+    # The preview asked the chain for the token's decimals: its fee is the quote's fee.
+    previewed = re.search(r"3\. preview: .* fee (\d+) units", story)
+    quoted = re.search(r"quote q_\w+ ready: fee (\d+),", story)
+    assert previewed is not None
+    assert quoted is not None
+    assert previewed.group(1) == quoted.group(1)
