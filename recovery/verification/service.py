@@ -48,7 +48,14 @@ SYSTEM = "system:verifier"
 TO_VERIFY = (CaseStatus.SUBMITTED, CaseStatus.VERIFYING, CaseStatus.ON_HOLD)
 # Deposits whose block is watched for confirmations (confirming) or for a reorg that
 # would take the deposit away after approval (approved, until the payout starts).
-WATCHED = (CaseStatus.CONFIRMING, CaseStatus.APPROVED)
+WATCHED = (
+    CaseStatus.CONFIRMING,
+    CaseStatus.QUOTED,
+    CaseStatus.IN_REVIEW,
+    CaseStatus.APPROVED,
+)
+# Watched only for a reorg of their deposit: they gain nothing from more confirmations.
+SETTLED = (CaseStatus.QUOTED, CaseStatus.IN_REVIEW, CaseStatus.APPROVED)
 # Verified cases written per database transaction: one transaction for many cases instead
 # of one each, yet short enough not to hold SQLite's write lock for long.
 WRITE_CHUNK = 250
@@ -410,9 +417,10 @@ class Checker:
     ) -> CycleReport:
         """One head per network and one batched block-hash lookup for the distinct blocks.
 
-        Confirming cases move to `quoted` at their network's confirmations, or back to
-        `verifying` when their block was reorged away; approved cases whose deposit was
-        reorged away go `on_hold`. `networks` limits the cycle (None: all of them).
+        Confirming cases move to `quoted` at their network's confirmations. When a
+        watched deposit's block is reorged away, a confirming, quoted or in-review case
+        goes back to `verifying` (its quote and approvals no longer stand) and an approved
+        one goes `on_hold`. `networks` limits the cycle (None: all of them).
         """
         report = CycleReport()
         now = self.clock()
@@ -475,7 +483,7 @@ class Checker:
                 moving.append(case)
                 continue
             network = self.policy.networks[case.network]
-            if case.status == CaseStatus.APPROVED:
+            if case.status in SETTLED:
                 steady.append(WatchProgress(case.id, case.version, None, None))
                 continue
             confirmations = max(0, head - block + 1)
@@ -537,9 +545,9 @@ class Checker:
                 self._reorged(case, block, expected, found, now)
                 self._save(session, repository, case, report, now)
                 return
-            if case.status == CaseStatus.APPROVED:
-                # Still where it was: nothing to write, so the payout engine's own
-                # writes to the case never meet a version bumped by this watch.
+            if case.status in SETTLED:
+                # Still where it was: nothing to write, so the user's, the reviewers' and
+                # the payout engine's writes never meet a version bumped by this watch.
                 self._save(session, repository, case, report, next_look(now, network), write=False)
                 return
             confirmations = max(0, head - block + 1)
@@ -593,6 +601,10 @@ class Checker:
                 detail=f"{where}; looking the transaction up again",
             )
             case.log_index = None
+            # A quote or approvals given on the vanished deposit no longer stand.
+            case.approvals = []
+            case.reviewer = None
+            case.deadline_at = None
 
     # -- shared -------------------------------------------------------------------------
 

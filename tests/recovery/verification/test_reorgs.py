@@ -137,3 +137,40 @@ def test_a_chain_rewound_below_the_deposit_waits_and_a_new_block_there_is_a_reor
     flow.checker.confirm_cycle()
     assert flow.read(case)["status"] == "verifying"
     assert flow.events(case)[-1]["reason_code"] == "reorged"
+
+
+def test_a_case_in_review_whose_deposit_is_reorged_out_goes_back_to_verification(
+    flow: Flow, devnet: DevnetCluster, clock: Clock
+) -> None:
+    bsc = devnet.chain("bsc")
+    tx, raw = _deposit(bsc)
+    case = flow.file(tx_hash=tx)
+    flow.checker.verify_cycle()
+    bsc.mine(1)
+    clock.advance(seconds=1)
+    flow.checker.confirm_cycle()
+    quoted = flow.read(case)
+    assert quoted["status"] == "quoted"
+    accepted = flow.client.post(
+        f"/v1/appeals/{case['id']}/accept",
+        json={"quote_id": quoted["verdict"]["quote"]["id"]},
+        headers=flow.headers,
+    )
+    assert accepted.status_code == 200, accepted.text
+    version = flow.stored(case).version
+    clock.advance(seconds=1)
+    flow.checker.confirm_cycle()
+    assert flow.stored(case).version == version, "watching writes nothing while all is well"
+
+    _reorg_out(bsc, flow.read(case))
+    clock.advance(seconds=1)
+    flow.checker.confirm_cycle()
+    back = flow.read(case)
+    assert back["status"] == "verifying"
+    last = flow.events(case)[-1]
+    assert (last["from_status"], last["reason_code"]) == ("in_review", "reorged")
+
+    _mine_again(bsc, raw)
+    clock.advance(seconds=1)
+    flow.checker.verify_cycle()
+    assert flow.read(case)["status"] == "confirming"
