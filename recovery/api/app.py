@@ -40,6 +40,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(catalogue.router)
     app.include_router(review.user_router)
     app.include_router(review.review_router)
+    app.include_router(review.admin_router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -11,18 +11,21 @@ from fastapi import APIRouter, Query
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import error_responses
 from recovery.appeals.schemas import AppealPage, AppealPublic
+from recovery.payouts import operator
 from recovery.review import proof, quotes, service
 from recovery.review.schemas import (
     Acceptance,
     Challenge,
     InfoAnswer,
     InfoRequest,
+    PayoutResolution,
     Proof,
     Rejection,
 )
 
 user_router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 review_router = APIRouter(prefix="/v1/review", tags=["review"])
+admin_router = APIRouter(prefix="/v1/admin", tags=["operators"])
 
 
 @user_router.post(
@@ -175,5 +178,27 @@ def ask_user(
     with context.database.unit_of_work() as session:
         case = service.request_info(
             session, principal, case_id, question=body.question, now=context.clock()
+        )
+        return AppealPublic.of(case)
+
+
+@admin_router.post(
+    "/payouts/{case_id}/resolve",
+    response_model=AppealPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Settle a quarantined or failed payout (admin)",
+)
+def resolve_payout(
+    case_id: str, body: PayoutResolution, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
+    """After looking at the chain: mark paid, mark failed, or send again with a new nonce."""
+    with context.database.unit_of_work() as session:
+        case = operator.resolve(
+            session,
+            principal,
+            case_id,
+            resolution=body.resolution,
+            note=body.note,
+            now=context.clock(),
         )
         return AppealPublic.of(case)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -49,3 +51,14 @@ class InfoRequest(BaseModel):
 
     model_config = _STRICT
     question: str = Field(min_length=1, max_length=4000)
+
+
+class PayoutResolution(BaseModel):
+    """An operator's settlement of a quarantined or failed payout."""
+
+    model_config = _STRICT
+    resolution: Literal["paid", "payout_failed", "retry"] = Field(
+        description="paid: found on chain; payout_failed: known not to have happened; "
+        "retry: send again as a new transaction."
+    )
+    note: str = Field(min_length=1, max_length=4000, description="What the operator saw.")
