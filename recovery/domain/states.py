@@ -43,7 +43,8 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.EXPIRED: frozenset({S.QUOTED, S.CANCELLED}),
     S.APPROVED: frozenset({S.PAYOUT_PENDING, S.ON_HOLD}),
     S.ON_HOLD: frozenset({S.VERIFYING}),
-    S.PAYOUT_PENDING: frozenset({S.PAYOUT_SENT, S.QUARANTINED}),
+    # Before anything is signed, a reorged deposit still puts the payout on hold.
+    S.PAYOUT_PENDING: frozenset({S.PAYOUT_SENT, S.QUARANTINED, S.ON_HOLD}),
     S.PAYOUT_SENT: frozenset({S.PAID, S.PAYOUT_PENDING, S.PAYOUT_FAILED, S.QUARANTINED}),
     # Only an operator moves a case out of these two, after looking at the chain.
     S.PAYOUT_FAILED: frozenset({S.PAYOUT_PENDING}),

@@ -161,10 +161,16 @@ class PayoutEngine:
             payout = self._payout(session, case_id)
             candidates = self._candidates(session, payout.id, "transfer")
             topups = self._candidates(session, payout.id, "gas_topup")
+            case = CaseRepository(session).get(case_id)
         adapter = self._adapter(payout.network)
         if candidates:
             # Signed before (maybe broadcast, maybe not): the same bytes go out again.
             return self._broadcast(case_id, candidates[-1], candidates, adapter, report)
+        moved = self._deposit_moved(case, adapter)
+        if moved is not None:
+            # Nothing is signed yet: safe to stop here and verify the deposit again.
+            self._move(case_id, CaseStatus.ON_HOLD, moved, report, reason_code="reorged")
+            return None
         gas, fees = self._gas(adapter, payout)
         needed = fees.max_cost(gas) + (payout.amount if payout.token == NATIVE else 0)
         balance = adapter.native_balance(payout.source)
@@ -429,6 +435,20 @@ class PayoutEngine:
         seconds = self.policy.networks[network].block_time_seconds if network else 5.0
         return self.clock() + timedelta(seconds=seconds)
 
+    def _deposit_moved(self, case: Case | None, adapter: EvmAdapter) -> str | None:
+        """Why the deposit no longer stands where it was verified, or None if it does."""
+        facts = (case.facts if case else None) or {}
+        block, expected = facts.get("block_number"), str(facts.get("block_hash", ""))
+        if block is None or not expected:
+            return None
+        found = adapter.block_hashes([int(block)]).get(int(block))
+        if found is not None and found.lower() == expected.lower():
+            return None
+        return (
+            f"the deposit's block {block} on {case.network if case else '?'} is no longer "
+            f"{expected} (now {found}); the payout is on hold until the deposit is verified again"
+        )
+
     def _chain_id(self, network: str) -> int:
         chain_id = self.policy.networks[network].chain_id
         if chain_id is None:
@@ -462,12 +482,21 @@ class PayoutEngine:
             session.expunge(row)
         return rows
 
-    def _move(self, case_id: str, target: CaseStatus, detail: str, report: PayoutReport) -> None:
+    def _move(
+        self,
+        case_id: str,
+        target: CaseStatus,
+        detail: str,
+        report: PayoutReport,
+        reason_code: str | None = None,
+    ) -> None:
         with self.database.unit_of_work() as session:
             repository = CaseRepository(session)
             case = repository.get(case_id)
             assert case is not None
-            case.transition(target, actor=SYSTEM, at=self.clock(), detail=detail)
+            case.transition(
+                target, actor=SYSTEM, at=self.clock(), detail=detail, reason_code=reason_code
+            )
             case.check_note = None
             repository.save(case)
         report.count(target.value)

@@ -45,3 +45,7 @@ class OwnCase(Forbidden):
 
 class UnknownReasonCode(InvalidInput):
     """Raised when a rejection names a reason code the service does not know."""
+
+
+class PayoutAlreadySigned(Conflict):
+    """Raised when a case is approved again while a payout transaction of it exists."""

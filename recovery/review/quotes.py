@@ -20,7 +20,8 @@ from recovery.review.errors import NotQuotable, QuoteExpired, QuoteNotFound, Quo
 
 
 def issue_quote(session: Session, case: Case, *, now: datetime) -> QuoteRow:
-    """Record the quote in `case.verdict` as the case's open quote; older ones are superseded.
+    """Record the quote in `case.verdict` as the case's open quote; older ones (open, or
+    accepted before a reorg sent the case back) are superseded.
 
     The quote's amounts are frozen here: a later policy change never alters them.
     """
@@ -29,7 +30,7 @@ def issue_quote(session: Session, case: Case, *, now: datetime) -> QuoteRow:
         raise NotQuotable(f"case {case.reference} has no quote: {_summary(case)}")
     session.execute(
         update(QuoteRow)
-        .where(QuoteRow.case_id == case.id, QuoteRow.state == "open")
+        .where(QuoteRow.case_id == case.id, QuoteRow.state.in_(["open", "accepted"]))
         .values(state="superseded")
     )
     row = QuoteRow(
@@ -49,6 +50,9 @@ def issue_quote(session: Session, case: Case, *, now: datetime) -> QuoteRow:
     case.verdict = {**(case.verdict or {}), "quote": quote}
     case.quote_id = row.id
     case.deadline_at = row.valid_until
+    # A new quote is a new decision: earlier approvals were about another quote.
+    case.approvals = []
+    case.reviewer = None
     return row
 
 

@@ -16,7 +16,7 @@ from recovery.appeals.errors import CaseNotFound
 from recovery.appeals.repository import CaseRepository, case_from_row
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
-from recovery.db.tables import CaseRow, PayoutRow
+from recovery.db.tables import CaseRow, PayoutRow, PayoutTransactionRow
 from recovery.domain.case import Case
 from recovery.domain.errors import InvalidTransition
 from recovery.domain.reasons import ReasonCode
@@ -27,6 +27,7 @@ from recovery.review.errors import (
     NotQuotable,
     OwnCase,
     OwnershipNotProven,
+    PayoutAlreadySigned,
     UnknownReasonCode,
 )
 from recovery.review.quotes import accepted_quote
@@ -158,23 +159,40 @@ def approve(
         f"units frozen (fee {quote.fee_amount}, quote {quote.id})",
     )
     repository.save(case)
-    facts = case.facts or {}
-    session.add(
-        PayoutRow(
-            id=str(uuid.uuid4()),
-            case_id=case.id,
-            network=case.network,
-            token=str(facts.get("token", case.token)),
-            source=case.deposit_address,
-            destination=case.refund_address,
-            amount=quote.net_amount,
-            fee_amount=quote.fee_amount,
-            quote_id=quote.id,
-            created_at=now,
-        )
-    )
+    _freeze_payout(session, case, quote.id, quote.net_amount, quote.fee_amount, now)
     session.flush()
     return case
+
+
+def _freeze_payout(
+    session: Session, case: Case, quote_id: str, amount: int, fee: int, now: datetime
+) -> None:
+    """Write down the payout as approved; a case approved again after a reorg reuses it."""
+    facts = case.facts or {}
+    payout = session.scalars(select(PayoutRow).where(PayoutRow.case_id == case.id)).one_or_none()
+    if payout is None:
+        payout = PayoutRow(id=str(uuid.uuid4()), case_id=case.id, created_at=now)
+        session.add(payout)
+    else:
+        signed = session.scalars(
+            select(PayoutTransactionRow.tx_hash).where(
+                PayoutTransactionRow.payout_id == payout.id,
+                PayoutTransactionRow.kind == "transfer",
+            )
+        ).first()
+        if signed is not None:
+            raise PayoutAlreadySigned(
+                f"case {case.reference} already has a signed payout {signed}; an operator "
+                "must settle it before the case is paid again"
+            )
+    payout.network = case.network
+    payout.token = str(facts.get("token", case.token))
+    payout.source = case.deposit_address
+    payout.destination = case.refund_address
+    payout.amount = amount
+    payout.fee_amount = fee
+    payout.quote_id = quote_id
+    session.flush()
 
 
 REJECTABLE = frozenset(code.value for code in ReasonCode) - {
