@@ -107,6 +107,7 @@ class CaseRow(Base):
     proof_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
     proven_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    review_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     approvals: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     question: Mapped[str | None] = mapped_column(Text, nullable=True)
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)

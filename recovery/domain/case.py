@@ -64,6 +64,7 @@ class Case:
     proof_nonce: str | None = None
     proven_by: str | None = None
     reviewer: str | None = None
+    review_claimed_at: datetime | None = None
     approvals: list[str] = field(default_factory=list)
     question: str | None = None
     answer: str | None = None

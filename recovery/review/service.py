@@ -33,6 +33,8 @@ from recovery.review.errors import (
 from recovery.review.quotes import accepted_quote
 
 INFO_DEADLINE = timedelta(days=14)
+# A reviewer's hold on a case lapses if they leave it undecided this long.
+REVIEW_CLAIM_LAPSE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,28 @@ def _require_in_review(case: Case) -> None:
         )
 
 
-def _hold(case: Case, principal: Principal) -> None:
-    if case.reviewer not in (None, principal.subject):
+def _hold(case: Case, principal: Principal, now: datetime) -> None:
+    """Hold the case for this reviewer; another's hold lapses after REVIEW_CLAIM_LAPSE."""
+    held_since = case.review_claimed_at
+    if (
+        case.reviewer not in (None, principal.subject)
+        and held_since is not None
+        and now < held_since + REVIEW_CLAIM_LAPSE
+    ):
+        until = (held_since + REVIEW_CLAIM_LAPSE).isoformat()
         raise ClaimedByAnother(
-            f"case {case.reference} is being reviewed by {case.reviewer}; pick another case"
+            f"case {case.reference} is being reviewed by {case.reviewer} (until {until} "
+            "unless they decide first); pick another case"
         )
     case.reviewer = principal.subject
+    case.review_claimed_at = now
 
 
 def claim(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Take a case off the queue so that no other reviewer works it at the same time."""
     case = _reviewable(session, principal, case_id)
     _require_in_review(case)
-    _hold(case, principal)
+    _hold(case, principal, now)
     CaseRepository(session).save(case)
     return case
 
@@ -124,7 +135,7 @@ def approve(
     """Approve; above the policy's threshold two different reviewers must approve."""
     case = _reviewable(session, principal, case_id)
     _require_in_review(case)
-    _hold(case, principal)
+    _hold(case, principal, now)
     if principal.subject in case.approvals:
         raise AlreadyApproved(
             f"you already approved case {case.reference}; a different reviewer must approve it"
@@ -220,7 +231,7 @@ def reject(
             f"{', '.join(sorted(REJECTABLE))}"
         )
     case = _reviewable(session, principal, case_id)
-    _hold(case, principal)
+    _hold(case, principal, now)
     case.transition(
         CaseStatus.REJECTED, actor=principal.actor, at=now, reason_code=reason_code, detail=note
     )
@@ -234,7 +245,7 @@ def request_info(
 ) -> Case:
     """Ask the user a question; the case waits for the answer until a deadline."""
     case = _reviewable(session, principal, case_id)
-    _hold(case, principal)
+    _hold(case, principal, now)
     case.transition(CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question)
     case.question = question
     case.answer = None

@@ -213,3 +213,15 @@ def test_an_unanswered_question_expires(desk: Desk) -> None:
     assert desk.events(case)[-1]["reason_code"] == "info_expired"
     refused = desk.client.post(f"/v1/appeals/{case['id']}/requote", headers=desk.alice)
     assert refused.status_code == 409
+
+
+def test_a_reviewers_hold_lapses_if_they_leave_the_case_undecided(desk: Desk) -> None:
+    case = desk.accept(desk.quoted_case())
+    assert desk.client.post(f"/v1/review/{case['id']}/claim", headers=desk.rita).status_code == 200
+    held = desk.client.post(f"/v1/review/{case['id']}/claim", headers=desk.rob)
+    assert held.status_code == 409
+    assert "until" in held.json()["detail"]
+    desk.clock.advance(minutes=31)
+    taken = desk.client.post(f"/v1/review/{case['id']}/approve", headers=desk.rob)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["status"] == "approved"
