@@ -5,8 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from chains.base import ChainAdapter
+from chains.base import ChainAdapter, TokenMetadata
 from chains.errors import ChainError
+
+# A uint256 holds 78 digits; a token claiming more decimals than that says nothing useful.
+MAX_DECIMALS = 77
+
+
+def sane_decimals(metadata: TokenMetadata | None) -> int | None:
+    """A token's decimals when it states a usable number, else None (unknown)."""
+    if metadata is None or metadata.decimals is None:
+        return None
+    return metadata.decimals if 0 <= metadata.decimals <= MAX_DECIMALS else None
 
 
 class TokenDecimals:
@@ -30,7 +40,7 @@ class TokenDecimals:
         if adapter is None:
             return None
         try:
-            decimals = adapter.token_metadata(token).decimals
+            decimals = sane_decimals(adapter.token_metadata(token))
         except ChainError:
             return None
         with self._lock:

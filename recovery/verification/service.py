@@ -23,6 +23,7 @@ from chains.base import ChainAdapter, ChainError, TokenMetadata, TransactionFact
 from policies import Policy, Verdict
 from recovery.appeals.repository import CaseRepository
 from recovery.appeals.verdicts import judge_case, verdict_dict
+from recovery.catalogue.tokens import sane_decimals
 from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
 from recovery.domain.errors import StaleCase
@@ -368,7 +369,7 @@ class Checker:
     ) -> datetime | None:
         network = self.policy.networks[case.network]
         listed = network.listed(None if found.token == NATIVE else found.token)
-        decimals = listed.decimals if listed else (metadata.decimals if metadata else None)
+        decimals = listed.decimals if listed else sane_decimals(metadata)
         symbol = listed.symbol if listed else (metadata.symbol if metadata else None)
         case.facts = {
             "token": found.token,

@@ -20,3 +20,17 @@ def test_decimals_come_from_the_chain_and_outages_are_not_remembered(
     assert lookup("bsc", token) == 6
     assert lookup("bsc", silent) is None
     assert lookup("polygon", token) is None
+
+
+def test_absurd_decimals_count_as_unknown() -> None:
+    from chains.base import TokenMetadata
+    from recovery.catalogue.tokens import sane_decimals
+
+    def meta(decimals: int | None) -> TokenMetadata:
+        return TokenMetadata(address="0x" + "1" * 40, symbol="X", name="X", decimals=decimals)
+
+    assert sane_decimals(meta(6)) == 6
+    assert sane_decimals(meta(0)) == 0
+    assert sane_decimals(meta(255)) is None
+    assert sane_decimals(meta(None)) is None
+    assert sane_decimals(None) is None
