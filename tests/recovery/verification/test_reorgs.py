@@ -23,6 +23,18 @@ def _reorg_out(bsc: DevnetChain, case: dict[str, Any]) -> None:
     assert bsc.rpc("eth_getTransactionReceipt", case["tx_hash"]) is None
 
 
+def _quoted(flow: Flow, bsc: DevnetChain, clock: Clock) -> tuple[dict[str, Any], str]:
+    """A deposit filed, verified and confirmed up to its quote; the case and the raw tx."""
+    tx, raw = _deposit(bsc)
+    case = flow.file(tx_hash=tx)
+    flow.checker.verify_cycle()
+    bsc.mine(1)
+    clock.advance(seconds=1)
+    flow.checker.confirm_cycle()
+    assert flow.read(case)["status"] == "quoted"
+    return case, raw
+
+
 def _mine_again(bsc: DevnetChain, raw: str) -> None:
     bsc.wait_mined([str(bsc.rpc("eth_sendRawTransaction", raw))])
 
@@ -76,13 +88,7 @@ def test_an_approved_case_whose_deposit_is_reorged_out_is_put_on_hold_and_verifi
     flow: Flow, devnet: DevnetCluster, clock: Clock
 ) -> None:
     bsc = devnet.chain("bsc")
-    tx, raw = _deposit(bsc)
-    case = flow.file(tx_hash=tx)
-    flow.checker.verify_cycle()
-    bsc.mine(1)
-    clock.advance(seconds=1)
-    flow.checker.confirm_cycle()
-    assert flow.read(case)["status"] == "quoted"
+    case, raw = _quoted(flow, bsc, clock)
     flow.move(case, CaseStatus.IN_REVIEW, CaseStatus.APPROVED)
 
     # Watched while nothing happens: nothing is written, so the payout's writes never
@@ -143,14 +149,8 @@ def test_a_case_in_review_whose_deposit_is_reorged_out_goes_back_to_verification
     flow: Flow, devnet: DevnetCluster, clock: Clock
 ) -> None:
     bsc = devnet.chain("bsc")
-    tx, raw = _deposit(bsc)
-    case = flow.file(tx_hash=tx)
-    flow.checker.verify_cycle()
-    bsc.mine(1)
-    clock.advance(seconds=1)
-    flow.checker.confirm_cycle()
+    case, raw = _quoted(flow, bsc, clock)
     quoted = flow.read(case)
-    assert quoted["status"] == "quoted"
     accepted = flow.client.post(
         f"/v1/appeals/{case['id']}/accept",
         json={"quote_id": quoted["verdict"]["quote"]["id"]},
