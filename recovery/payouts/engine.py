@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
 from chains.evm.payout import (
+    NATIVE_TRANSFER_GAS,
     BroadcastOutcome,
     FeeParams,
     broadcast_payout,
@@ -280,7 +281,7 @@ class PayoutEngine:
             )
             return self.clock()
         if self.clock() - latest.created_at >= self.bump_after:
-            bump = self._sign_bump(payout, latest, adapter)
+            bump = self._sign_bump(payout, latest)
             self.crash_hook("after_store")
             broadcast_payout(adapter, _raw(bump))
             report.broadcast += 1
@@ -314,10 +315,7 @@ class PayoutEngine:
     # -- signing ------------------------------------------------------------------------
 
     def _gas(self, adapter: EvmAdapter, payout: PayoutRow) -> tuple[int, FeeParams]:
-        fees = adapter.fee_params()
-        if payout.token == NATIVE:
-            return 21_000, fees
-        return TOKEN_TRANSFER_GAS, fees
+        return _gas_limit(payout), adapter.fee_params()
 
     def _sign_transfer(
         self, payout: PayoutRow, adapter: EvmAdapter, gas: int, fees: FeeParams
@@ -355,12 +353,10 @@ class PayoutEngine:
             chain_id=chain_id,
         )
 
-    def _sign_bump(
-        self, payout: PayoutRow, latest: PayoutTransactionRow, adapter: EvmAdapter
-    ) -> PayoutTransactionRow:
+    def _sign_bump(self, payout: PayoutRow, latest: PayoutTransactionRow) -> PayoutTransactionRow:
         fees = bumped(FeeParams(**latest.fees))
         chain_id = self._chain_id(payout.network)
-        gas = 21_000 if payout.token == NATIVE else TOKEN_TRANSFER_GAS
+        gas = _gas_limit(payout)
         tx = self._transfer_tx(payout, latest.nonce, fees, gas, chain_id)
         signed = self.signer.sign_transaction(payout.source, tx, chain_id)
         with self.database.unit_of_work() as session:
@@ -508,6 +504,11 @@ class PayoutEngine:
             if case is not None and case.check_note != note:
                 case.check_note = note
                 repository.save(case)
+
+
+def _gas_limit(payout: PayoutRow) -> int:
+    """Gas for the payout transfer: a plain coin transfer, or a token's `transfer`."""
+    return NATIVE_TRANSFER_GAS if payout.token == NATIVE else TOKEN_TRANSFER_GAS
 
 
 def _raw(row: PayoutTransactionRow) -> bytes:
