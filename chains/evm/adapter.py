@@ -16,6 +16,7 @@ from chains.errors import (
     BroadcastAmbiguous,
     BroadcastRejected,
     InvalidChainInput,
+    RpcError,
     RpcUnavailable,
     UnexpectedResponse,
 )
@@ -46,6 +47,8 @@ _ESTIMATE_FIELDS = ("from", "to", "value", "data", "input")
 _REVERT_MARKERS = ("revert", "execution", "invalid opcode", "out of gas", "vm exception")
 # transfer(0x..dEaD, 0) sent from 0x..dEaD: moves nothing, reveals what transfer() returns.
 _PROBE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
+# (token or None for the native coin, holder address, block number or tag)
+BalanceQuery = tuple[str | None, str, int | str]
 _ZERO_SELF_TRANSFER = (
     "0x"
     + keccak(text="transfer(address,uint256)")[:4].hex()
@@ -142,7 +145,66 @@ class EvmAdapter:
             )
         return int.from_bytes(raw[:32], "big")
 
+    def native_balance_at(self, address: str, block: int | str) -> int:
+        """Native balance of `address` at block `block` (a number or a tag).
+
+        Older blocks need a node that keeps historical state (an archive node, anvil).
+        """
+        return self.balances_at([(None, address, block)])[(None, address, block)]
+
+    def token_balance_at(self, token: str, address: str, block: int | str) -> int:
+        """`token` balance of `address` at block `block` (a number or a tag)."""
+        return self.balances_at([(token, address, block)])[(token, address, block)]
+
+    def finalized_head(self) -> int | None:
+        """Number of the `finalized` block; None when the node knows no such tag.
+
+        A JSON-RPC error or a null block both mean "no finality here": the caller
+        falls back to confirmation depth. An unreachable network still raises.
+        """
+        try:
+            block = self._rpc.call("eth_getBlockByNumber", ["finalized", False])
+        except RpcError:
+            return None
+        if not isinstance(block, dict) or block.get("number") is None:
+            return None
+        return self._quantity(block["number"], "eth_getBlockByNumber")
+
     # Batched reads
+
+    def balances_at(self, queries: Sequence[BalanceQuery]) -> dict[BalanceQuery, int]:
+        """Balances for `(token or None for native, address, block)` triples in one batch.
+
+        Keyed by the query as given. A token balance that cannot be read (a revert, a
+        short answer) raises, as does a block the node has no state for.
+        """
+        wanted = list(dict.fromkeys(queries))
+        requests: list[tuple[str, Sequence[Any]]] = []
+        for token, address, block in wanted:
+            self._address(address)
+            tag = self._block_param(block)
+            if token is None:
+                requests.append(("eth_getBalance", [address, tag]))
+            else:
+                self._address(token)
+                call = {"to": token, "data": self._balance_of_data(address)}
+                requests.append(("eth_call", [call, tag]))
+        replies = self._batch(requests)
+        balances: dict[BalanceQuery, int] = {}
+        for query, reply in zip(wanted, replies, strict=True):
+            token, _, _ = query
+            if token is None:
+                balances[query] = self._quantity(
+                    self._result(reply, "eth_getBalance"), "eth_getBalance"
+                )
+                continue
+            raw = self._bytes(self._result(reply, "eth_call balanceOf"), "eth_call balanceOf")
+            if len(raw) < 32:
+                raise UnexpectedResponse(
+                    self.network, "eth_call balanceOf", f"{token} returned {len(raw)} bytes, not 32"
+                )
+            balances[query] = int.from_bytes(raw[:32], "big")
+        return balances
 
     def transactions(self, hashes: Sequence[str]) -> dict[str, TransactionFacts | None]:
         """Facts per hash, keyed by the hash as given; None when not found or not yet mined.
@@ -305,12 +367,7 @@ class EvmAdapter:
         The service allocates payout nonces from its database, never from this answer.
         """
         self._address(address)
-        if isinstance(block, bool) or not (
-            block in _BLOCK_TAGS or (isinstance(block, int) and block >= 0)
-        ):
-            raise InvalidChainInput(self.network, "block tag or number", block)
-        tag = hex(block) if isinstance(block, int) else block
-        result = self._rpc.call("eth_getTransactionCount", [address, tag])
+        result = self._rpc.call("eth_getTransactionCount", [address, self._block_param(block)])
         return self._quantity(result, "eth_getTransactionCount")
 
     def fee_params(
@@ -412,6 +469,7 @@ class EvmAdapter:
         method = "eth_getTransactionReceipt"
         try:
             price = receipt.get("effectiveGasPrice")
+            logs = receipt.get("logs") or []
             return Receipt(
                 tx_hash=tx_hash.lower(),
                 status="success" if self._quantity(receipt["status"], method) == 1 else "failed",
@@ -419,8 +477,10 @@ class EvmAdapter:
                 block_hash=str(receipt["blockHash"]).lower(),
                 gas_used=self._quantity(receipt["gasUsed"], method),
                 effective_gas_price=None if price is None else self._quantity(price, method),
+                transfers=decode_transfers(logs),
+                logs_count=len(logs),
             )
-        except (AttributeError, KeyError, TypeError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponse(self.network, method, f"{tx_hash}: {exc!r}") from exc
 
     def _optional_quantity(self, reply: RpcReply, method: str) -> int | None:
@@ -476,7 +536,22 @@ class EvmAdapter:
         except ValueError as exc:
             raise UnexpectedResponse(self.network, method, f"{value!r:.100} is no hex") from exc
 
+    def _block_param(self, block: int | str) -> str:
+        if isinstance(block, bool) or not (
+            block in _BLOCK_TAGS or (isinstance(block, int) and block >= 0)
+        ):
+            raise InvalidChainInput(self.network, "block tag or number", block)
+        return hex(block) if isinstance(block, int) else str(block)
+
+    def _balance_of_data(self, address: str) -> str:
+        return metadata.BALANCE_OF + _word(address)
+
     def _address(self, address: str) -> str:
         if not isinstance(address, str) or not _ADDRESS.match(address):
             raise InvalidChainInput(self.network, "address", address)
         return checksum(address)
+
+
+def _word(address: str) -> str:
+    """An address as one 32-byte ABI word, in hex without 0x."""
+    return address[2:].lower().rjust(64, "0")
