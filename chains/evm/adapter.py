@@ -22,7 +22,13 @@ from chains.errors import (
 )
 from chains.evm import metadata
 from chains.evm.addresses import checksum
-from chains.evm.payout import FeeParams, Receipt
+from chains.evm.payout import (
+    ERC20_TRANSFER_SELECTOR,
+    FeeParams,
+    Receipt,
+    TransferSimulation,
+    revert_reason,
+)
 from chains.evm.rpc import JsonRpcClient, RpcReply, rpc_error
 from chains.evm.transfers import decode_transfers
 
@@ -49,6 +55,17 @@ _REVERT_MARKERS = ("revert", "execution", "invalid opcode", "out of gas", "vm ex
 _PROBE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
 # (token or None for the native coin, holder address, block number or tag)
 BalanceQuery = tuple[str | None, str, int | str]
+_UINT256_MAX = 2**256 - 1
+_RETURNED_FALSE = "transfer() returned false"
+# How nodes word "I do not serve this method" (geth and anvil: -32601 "Method not found").
+_NO_METHOD_MARKERS = ("not found", "not supported", "unsupported", "does not exist", "not avail")
+# Answers about the simulated transaction itself rather than about the node.
+_REFUSAL_MARKERS = (*_REVERT_MARKERS, "insufficient funds", "intrinsic gas", "gas limit")
+# Runtime code put at `_BALANCE_PROBE` by a simulation's state override: returns
+# BALANCE(calldata word 0), so a simulated block can read native balances between calls.
+# PUSH1 0 CALLDATALOAD BALANCE PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN (no PUSH0: pre-Shanghai).
+_BALANCE_PROBE = "0x" + keccak(text="recovery.chains.native-balance-probe")[-20:].hex()
+_BALANCE_PROBE_CODE = "0x600035316000526020" + "6000f3"
 _ZERO_SELF_TRANSFER = (
     "0x"
     + keccak(text="transfer(address,uint256)")[:4].hex()
@@ -420,6 +437,144 @@ class EvmAdapter:
         tip = max(tip, min_priority_fee_per_gas)
         return FeeParams.eip1559(2 * next_base_fee + tip, tip)
 
+    def simulate_transfer(
+        self,
+        *,
+        token: str | None,
+        sender: str,
+        recipient: str,
+        amount: int,
+        block: int | str = "latest",
+    ) -> TransferSimulation:
+        """What `sender` sending `amount` of `token` (None: the native coin) would do.
+
+        One batch: `eth_simulateV1` of one block with three calls from `sender` (the
+        recipient's balance, the transfer, the balance again), `eth_estimateGas` of the
+        transfer and, for a token, its code. Native balances are read inside the block
+        by a probe contract placed with a state override. The simulation runs without
+        validation, so a sender holding no native coin for gas can be simulated; a native
+        `amount` above the sender's balance is refused by the node (ok False, its
+        message as reason). A node without `eth_simulateV1` gets an `eth_call` of the
+        transfer: reverts and `false` returns are caught, `delivered` is None.
+        """
+        self._address(sender)
+        self._address(recipient)
+        if token is not None:
+            self._address(token)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise InvalidChainInput(self.network, "amount", amount)
+        if not 0 <= amount <= _UINT256_MAX:
+            raise InvalidChainInput(self.network, "amount", amount)
+        tag = self._block_param(block)
+        transfer: dict[str, str]
+        if token is None:
+            transfer = {"from": sender, "to": recipient, "value": hex(amount)}
+            read = {"from": sender, "to": _BALANCE_PROBE, "data": "0x" + _word(recipient)}
+            block_calls: dict[str, Any] = {
+                "stateOverrides": {_BALANCE_PROBE: {"code": _BALANCE_PROBE_CODE}},
+                "calls": [read, transfer, read],
+            }
+        else:
+            data = "0x" + ERC20_TRANSFER_SELECTOR.hex() + _word(recipient) + f"{amount:064x}"
+            transfer = {"from": sender, "to": token, "data": data}
+            read = {"from": sender, "to": token, "data": self._balance_of_data(recipient)}
+            block_calls = {"calls": [read, transfer, read]}
+        requests: list[tuple[str, Sequence[Any]]] = [
+            ("eth_simulateV1", [{"blockStateCalls": [block_calls]}, tag]),
+            ("eth_estimateGas", [transfer, tag]),
+        ]
+        if token is not None:
+            requests.append(("eth_getCode", [token, tag]))
+        replies = self._batch(requests)
+        estimate = self._optional_quantity(replies[1], "eth_estimateGas")
+        if token is not None and not self._bytes(
+            self._result(replies[2], "eth_getCode"), "eth_getCode"
+        ):
+            return TransferSimulation(ok=False, delivered=None, reason="token has no code")
+        simulated = replies[0]
+        if simulated.error is not None:
+            if _no_such_method(simulated.error):
+                return self._call_transfer(transfer, tag, estimate, native=token is None)
+            return TransferSimulation(
+                ok=False, delivered=None, reason=self._refusal(simulated.error, "eth_simulateV1")
+            )
+        return self._read_simulation(simulated.result, amount, estimate, native=token is None)
+
+    def _read_simulation(
+        self, result: Any, amount: int, estimate: int | None, *, native: bool
+    ) -> TransferSimulation:
+        method = "eth_simulateV1"
+        try:
+            calls = result[0]["calls"]
+            before, sent, after = (dict(call) for call in calls)
+        except (IndexError, KeyError, TypeError, ValueError) as exc:
+            raise UnexpectedResponse(self.network, method, f"{result!r:.200}: {exc!r}") from exc
+        simulated_gas = self._optional_quantity(RpcReply(sent.get("gasUsed")), method)
+        gas_used = estimate if estimate is not None else simulated_gas
+        delivered: int | None = None
+        balances = [self._call_word(call) for call in (before, after)]
+        if balances[0] is not None and balances[1] is not None:
+            delivered = balances[1] - balances[0]
+        output = self._bytes(sent.get("returnData") or "0x", method)
+        if self._quantity(sent.get("status"), method) != 1:
+            error = sent.get("error")
+            message = str(error.get("message")) if isinstance(error, dict) else "reverted"
+            reason = revert_reason(output) or message
+            return TransferSimulation(
+                ok=False, delivered=delivered, reason=reason, gas_used=gas_used
+            )
+        failed = None if native else _returned_failure(output)
+        if failed is not None:
+            return TransferSimulation(
+                ok=False,
+                delivered=delivered,
+                reason=failed,
+                returned_false=failed == _RETURNED_FALSE,
+                gas_used=gas_used,
+            )
+        if delivered is not None and amount > 0 and delivered <= 0:
+            return TransferSimulation(
+                ok=False, delivered=delivered, reason="nothing would arrive", gas_used=gas_used
+            )
+        return TransferSimulation(ok=True, delivered=delivered, gas_used=gas_used)
+
+    def _call_transfer(
+        self, transfer: Mapping[str, str], tag: str, estimate: int | None, *, native: bool
+    ) -> TransferSimulation:
+        """The fallback without eth_simulateV1: revert and `false` detection only."""
+        reply = self._batch([("eth_call", [dict(transfer), tag])])[0]
+        if reply.error is not None:
+            data = reply.error.get("data")
+            output = self._bytes(data, "eth_call") if isinstance(data, str) else b""
+            reason = revert_reason(output) or self._refusal(reply.error, "eth_call")
+            return TransferSimulation(ok=False, delivered=None, reason=reason)
+        failed = None if native else _returned_failure(self._bytes(reply.result, "eth_call"))
+        if failed is not None:
+            return TransferSimulation(
+                ok=False,
+                delivered=None,
+                reason=failed,
+                returned_false=failed == _RETURNED_FALSE,
+                gas_used=estimate,
+            )
+        return TransferSimulation(ok=True, delivered=None, gas_used=estimate)
+
+    def _refusal(self, error: Mapping[str, Any], method: str) -> str:
+        """The node's message when it refused the simulated transaction; else raises."""
+        message = str(error.get("message", error))
+        if error.get("code") in (3, -32003) or any(
+            marker in message.lower() for marker in _REFUSAL_MARKERS
+        ):
+            return message
+        raise rpc_error(self.network, method, dict(error))
+
+    def _call_word(self, call: Mapping[str, Any]) -> int | None:
+        """The uint256 a simulated call returned; None when it failed or said too little."""
+        if self._optional_quantity(RpcReply(call.get("status")), "eth_simulateV1") != 1:
+            return None
+        output = self._bytes(call.get("returnData") or "0x", "eth_simulateV1")
+        return int.from_bytes(output[:32], "big") if len(output) >= 32 else None
+
     def estimate_gas(self, tx: Mapping[str, Any]) -> int:
         """Gas `tx` (eth-account field names) would use at the head, fees left out.
 
@@ -555,3 +710,21 @@ class EvmAdapter:
 def _word(address: str) -> str:
     """An address as one 32-byte ABI word, in hex without 0x."""
     return address[2:].lower().rjust(64, "0")
+
+
+def _no_such_method(error: Mapping[str, Any]) -> bool:
+    message = str(error.get("message", "")).lower()
+    return error.get("code") == -32601 or (
+        "method" in message and any(marker in message for marker in _NO_METHOD_MARKERS)
+    )
+
+
+def _returned_failure(output: bytes) -> str | None:
+    """Why a transfer's return data means failure (SafeERC20's reading); None if fine."""
+    if not output:
+        return None  # USDT-style: returns nothing
+    if len(output) < 32:
+        return f"transfer() returned {len(output)} bytes"
+    if int.from_bytes(output[:32], "big") == 0:
+        return _RETURNED_FALSE
+    return None
