@@ -100,6 +100,7 @@ def serve(
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
         context.token_decimals = TokenDecimals(adapters)
+        context.adapters = adapters
         payouts = build_payouts(settings, context, adapters)
         if payouts is not None and cluster is not None:
             for network in cluster.nodes:

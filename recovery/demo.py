@@ -65,6 +65,7 @@ def run(say: Callable[[str], None] = print, timeout: float = 90.0) -> int:
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
         context.token_decimals = TokenDecimals(adapters)
+        context.adapters = adapters
         signer = build_signer(settings, context.policy, adapters)
         assert signer is not None
         for network in ("ethereum", "bsc"):

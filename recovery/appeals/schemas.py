@@ -95,6 +95,12 @@ class AppealPublic(BaseModel):
     question: str | None = Field(description="The appeals team's open question, if any.")
     answer: str | None
     deadline_at: datetime | None = Field(description="When the open quote or question expires.")
+    delivered_amount: str | None = Field(
+        default=None,
+        description="What the chain shows arrived at the refund address, in base units, "
+        "once the payout is mined (may be less than the quote's net amount for a token that "
+        "keeps part of every transfer).",
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -122,6 +128,7 @@ class AppealPublic(BaseModel):
             question=case.question,
             answer=case.answer,
             deadline_at=case.deadline_at,
+            delivered_amount=((case.facts or {}).get("payout") or {}).get("delivered_amount"),
             version=case.version,
             created_at=case.created_at,
             updated_at=case.updated_at,

@@ -42,6 +42,15 @@ class QuotePublic(BaseModel):
     components: list[QuoteComponentPublic]
     valid_until: datetime
     notes: list[str] = []
+    received_amount: str | None = Field(
+        default=None,
+        description="What the refund address would really receive, in base units, as the "
+        "payout's simulation measured it (less than net_amount for a token that keeps part "
+        "of every transfer).",
+    )
+    token_keeps_amount: str | None = Field(
+        default=None, description="Base units the token itself keeps of the payout."
+    )
 
 
 class VerdictPublic(BaseModel):

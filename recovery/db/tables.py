@@ -173,6 +173,18 @@ class PayoutRow(Base):
     fee_amount: Mapped[int] = mapped_column(Amount())
     quote_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The one nonce of this payout, set once in the transaction that first signs it;
+    # every later signing (a fee bump, a re-sign after an operator's decision) reuses it.
+    nonce: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the chain shows arrived at the destination, once a transfer is mined.
+    delivered_amount: Mapped[int | None] = mapped_column(Amount(), nullable=True)
+    delivered_tx: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    delivered_block: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivered_block_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # When the delivering block became final (finalized tag, or the policy's depth).
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The admin who asked to send a settled payout again; a second admin must confirm.
+    retry_requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class PayoutTransactionRow(Base):
@@ -195,6 +207,12 @@ class PayoutTransactionRow(Base):
     fees: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     broadcast_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The last node refusal of this exact transaction (e.g. "insufficient funds").
+    broadcast_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The recipient of the transaction (for a top-up, the deposit address).
+    recipient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Gas-wallet top-ups are tracked on their own: pending | mined | abandoned.
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
 
 
 class NonceRow(Base):
@@ -208,7 +226,12 @@ class NonceRow(Base):
 
 
 class LedgerEntryRow(Base):
-    """Money the service booked on a case: the recovery fee, written when it is paid."""
+    """Money the service booked on a case: the fee of a delivered payout, and gas spent.
+
+    `fee` is written when a payout is delivered (and removed again if its block is
+    reorged out before it is final); `gas` is what the payout's transactions and its
+    gas top-ups cost in the native coin.
+    """
 
     __tablename__ = "ledger_entries"
     __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_ledger_case_kind"),)

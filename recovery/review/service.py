@@ -212,6 +212,14 @@ REJECTABLE = frozenset(code.value for code in ReasonCode) - {
     "reorged",
     "quote_expired",
     "info_expired",
+    # What the payout engine and operators record; not a reviewer's reason to refuse.
+    "payout_had_no_effect",
+    "payout_reverted",
+    "payout_shortfall",
+    "payout_stalled",
+    "payout_reorged",
+    "payout_outcome_unknown",
+    "operator_decision",
 }
 
 
@@ -266,4 +274,24 @@ def answer_info(
     case.approvals = []
     CaseRepository(session).save(case)
     CaseRepository(session).due_now(case.id, now)
+    return case
+
+
+def recheck(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
+    """Verify an in-review case again from the chain (its quote and approvals are dropped)."""
+    case = _reviewable(session, principal, case_id)
+    _require_in_review(case)
+    _hold(case, principal, now)
+    case.transition(
+        CaseStatus.VERIFYING,
+        actor=principal.actor,
+        at=now,
+        detail="a reviewer asked for the chain to be read again before deciding",
+    )
+    case.approvals = []
+    case.reviewer = None
+    case.deadline_at = None
+    repository = CaseRepository(session)
+    repository.save(case)
+    repository.due_now(case.id, now)
     return case

@@ -25,6 +25,7 @@ def claim_due(
     lease: timedelta,
     limit: int,
     networks: Collection[str] | None = None,
+    scheduled_only: bool = False,
 ) -> list[str]:
     """Lease up to `limit` due cases in `statuses` to `owner`; return the ids it got.
 
@@ -33,12 +34,18 @@ def claim_due(
     PostgreSQL (no SKIP LOCKED needed): of two processes racing for one row, the second
     UPDATE re-reads it after the first commits, finds the lease taken and skips it.
     `networks` limits the claim to those networks (None: every network).
+    `scheduled_only` skips cases with no `next_check_at` (for states that are watched only
+    until a set time, such as a paid payout until it is final).
 
     Due means `next_check_at <= now`, never "changed since the last cycle": a case filed
     or left due while no process ran is found by the next one (catch-up after a restart).
     """
     free = or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)
-    due = or_(CaseRow.next_check_at.is_(None), CaseRow.next_check_at <= now)
+    due = (
+        CaseRow.next_check_at <= now
+        if scheduled_only
+        else or_(CaseRow.next_check_at.is_(None), CaseRow.next_check_at <= now)
+    )
     query = select(CaseRow.id).where(CaseRow.status.in_([s.value for s in statuses]), due, free)
     if networks is not None:
         query = query.where(CaseRow.network.in_(sorted(networks)))

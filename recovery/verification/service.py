@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from chains.base import ChainAdapter, ChainError, TokenMetadata, TransactionFacts
+from chains.evm.adapter import EvmAdapter
 from policies import Policy, Verdict
 from recovery.appeals.repository import CaseRepository
 from recovery.appeals.verdicts import judge_case, verdict_dict
@@ -28,6 +29,7 @@ from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
 from recovery.domain.errors import StaleCase
 from recovery.domain.states import CaseStatus
+from recovery.payouts.preflight import Claim, preflight
 from recovery.review.quotes import issue_quote
 from recovery.verification.claims import (
     NotAllWritten,
@@ -559,6 +561,19 @@ class Checker:
                 verdict = self._verdict(case, now)
                 case.verdict = verdict_dict(verdict)
                 case.check_note = None
+                held = self._payout_preflight(session, case)
+                if held is not None:
+                    case.transition(
+                        CaseStatus.IN_REVIEW,
+                        actor=SYSTEM,
+                        at=now,
+                        reason_code=held[0],
+                        detail=f"{confirmations} of {network.confirmations} confirmations on "
+                        f"{case.network}; no quote: {held[1]}",
+                    )
+                    case.check_note = held[1]
+                    self._save(session, repository, case, report, None)
+                    return
                 quote = issue_quote(session, case, now=now)
                 case.transition(
                     CaseStatus.QUOTED,
@@ -575,6 +590,41 @@ class Checker:
                 next_check = next_look(now, network)
                 report.waiting += 1
             self._save(session, repository, case, report, next_check)
+
+    def _payout_preflight(self, session: Any, case: Case) -> tuple[str, str] | None:
+        """Before a quote: would the payout the quote promises succeed, and what arrives?
+
+        Returns a reason code and the figures when the case must go to a reviewer instead
+        (the deposit's balance is short, or the payout would revert or return false); else
+        adds what the refund address would really receive to the verdict's quote.
+        """
+        quote = (case.verdict or {}).get("quote")
+        adapter = self.adapters.get(case.network)
+        if not quote or not isinstance(adapter, EvmAdapter) or not case.facts:
+            return None
+        claim = Claim(
+            case_id=case.id,
+            number=case.number or 0,
+            network=case.network,
+            deposit_address=case.deposit_address,
+            token=str(case.facts.get("token", case.token)),
+            amount=int(case.facts.get("amount", 0)),
+            refund_address=case.refund_address,
+        )
+        net = int(quote["net_amount"])
+        checked = preflight(session, adapter, claim, reference=case.reference, payout_amount=net)
+        if not checked.passed:
+            return checked.reason_code or "", checked.detail
+        keeps = checked.token_keeps
+        quote = {**quote, "received_amount": str(net - keeps), "token_keeps_amount": str(keeps)}
+        if keeps:
+            quote["notes"] = [
+                *quote.get("notes", []),
+                f"the token keeps {keeps} base units of every payout of {net}: the refund "
+                f"address receives {net - keeps}",
+            ]
+        case.verdict = {**(case.verdict or {}), "quote": quote}
+        return None
 
     def _reorged(self, case: Case, block: int, expected: str, found: str, now: datetime) -> None:
         """The deposit's block is no longer on the chain: look the transaction up again."""
