@@ -250,12 +250,7 @@ class PayoutEngine:
             return None
         gas = _gas_limit(payout, checked.simulation.gas_used if checked.simulation else None)
         fees = self._capped_fees(payout.network, adapter.fee_params())
-        spare = adapter.native_balance(payout.source) - (
-            payout.amount if payout.token == NATIVE else 0
-        )
-        needed = fees.max_cost(gas)
-        if spare < needed:
-            self._top_up(case_id, payout, adapter, needed - max(spare, 0), report)
+        self._gas_ready(case_id, payout, adapter, _native(payout) + fees.max_cost(gas), report)
         transfer = self._sign_first(case_id, payout, adapter, gas, fees)
         self.crash_hook("after_store")
         return self._broadcast(case_id, transfer, [transfer], adapter, report)
@@ -279,8 +274,7 @@ class PayoutEngine:
         affordable = [c for c in reversed(candidates) if value + _max_cost(c, payout) <= balance]
         if not affordable:
             newest = candidates[-1]
-            need = value + _max_cost(newest, payout) - balance
-            self._top_up(case_id, payout, adapter, need, report)
+            self._gas_ready(case_id, payout, adapter, value + _max_cost(newest, payout), report)
             affordable = [newest]
         return self._broadcast(case_id, affordable[0], candidates, adapter, report, affordable)
 
@@ -385,23 +379,29 @@ class PayoutEngine:
 
     # -- gas ----------------------------------------------------------------------------
 
-    def _top_up(
+    def _gas_ready(
         self,
         case_id: str,
         payout: PayoutRow,
         adapter: EvmAdapter,
-        gas_value: int,
+        required: int,
         report: PayoutReport,
     ) -> None:
-        """Get gas to the deposit address; always raises `PayoutBlocked` (the payout waits).
+        """Return once the deposit address holds `required` wei; else top up and raise.
 
-        At most one top-up is in flight per deposit address: one already signed is
-        tracked (mined, re-broadcast, bumped) instead of signing another.
+        Gas is gas: a top-up covers only what the payout's gas may cost beyond what the
+        address holds (a native payout's own amount is checked by `preflight`, never paid
+        by the gas wallet). At most one top-up is in flight per deposit address: one
+        already signed is tracked (mined, re-broadcast, bumped) instead of signing another.
         """
         with self.database.unit_of_work() as session:
             flight = self._topups_in_flight(session, payout.network, payout.source)
         if flight:
             self._track_top_up(case_id, payout, adapter, flight, report)
+        balance = adapter.native_balance(payout.source)
+        if balance >= required:
+            return
+        gas_value = required - balance
         wallet = self.signer.gas_wallet_address
         chain = self._witness(payout.network).nonces(wallet)
         fees = self._capped_fees(payout.network, adapter.fee_params())
@@ -467,11 +467,7 @@ class PayoutEngine:
                     stored = session.get(PayoutTransactionRow, row.id)
                     if stored is not None:
                         stored.state = state
-            if state == "mined":
-                raise PayoutBlocked(
-                    f"gas top-up {mined[0].tx_hash} arrived at {payout.source}; the payout goes on"
-                )
-            return  # a failed top-up: the caller signs a new one
+            return  # arrived (the caller reads the balance again) or failed (a new one)
         latest = flight[-1]
         if self.clock() - latest.created_at >= self.bump_after:
             fees = bumped(FeeParams(**_fee_fields(latest.fees)))
@@ -635,7 +631,7 @@ class PayoutEngine:
             # Short of gas for the higher fee: top up and send the same fee again.
             result = broadcast_payout(adapter, _raw(base))
             self._record_broadcast(base, result)
-            self._top_up(case_id, payout, adapter, value + fees.max_cost(gas) - balance, report)
+            self._gas_ready(case_id, payout, adapter, value + fees.max_cost(gas), report)
         chain_id = self._chain_id(payout.network)
         with self.database.unit_of_work() as session:
             self._hold(session, case_id)
@@ -862,6 +858,20 @@ class PayoutEngine:
             if receipt is None and canonical is None:
                 # The node is below the block: a lagging endpoint proves nothing yet.
                 return self.clock() + timedelta(seconds=self._finality_poll(payout.network))
+            with self.database.unit_of_work() as session:
+                case = CaseRepository(session).get(case_id)
+            if case is not None and self._deposit_moved(case, adapter) is not None:
+                # The deposit is gone as well as the payout: a reset chain (a devnet started
+                # afresh) or a reorg deeper than both. Sending the payout again could spend
+                # funds that are not this case's: an operator looks, nothing is sent.
+                detail = (
+                    f"the {payout.network} chain no longer shows this case's deposit nor its "
+                    f"payout {payout.delivered_tx} (block {block}): a reset chain or a very "
+                    "deep reorg; nothing is sent again, an operator should look"
+                )
+                log.error("case %s: %s", case.reference, detail)
+                self._note(case_id, detail)
+                return None
             self._unpaid(case_id, payout, canonical, report)
             return self.clock()
         finalized = adapter.finalized_head()

@@ -29,9 +29,9 @@ from recovery.domain.states import CaseStatus
 log = logging.getLogger(__name__)
 
 # A payout in one of these may still put its signed transaction on chain.
-LIVE_PAYOUT_STATES = frozenset(
-    {CaseStatus.PAYOUT_PENDING.value, CaseStatus.PAYOUT_SENT.value, CaseStatus.QUARANTINED.value}
-)
+LIVE_PAYOUT_STATES = frozenset({CaseStatus.PAYOUT_PENDING.value, CaseStatus.PAYOUT_SENT.value})
+
+_SETTLED = frozenset({CaseStatus.PAID.value, CaseStatus.REJECTED.value, CaseStatus.CANCELLED.value})
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,9 @@ def gap_transactions(
         if row.kind == "gas_topup" and row.state == "mined":
             continue
         effective = status
-        if row.kind == "gas_topup":
-            effective = CaseStatus.PAYOUT_PENDING.value  # a top-up in flight is live on its own
+        if row.kind == "gas_topup" and status not in _SETTLED:
+            # A top-up in flight is the gas wallet's own: live while its case is not settled
+            # (a case on hold leaves it behind, and it must still land to close the gap).
+            effective = CaseStatus.PAYOUT_PENDING.value
         found.append((GapTransaction(row.payout_id, row.nonce, row.tx_hash, row.raw), effective))
     return found
