@@ -200,10 +200,10 @@ def evaluate(facts: Facts, policy: Policy, prices: PriceSource) -> Verdict:
     review_flags: tuple[str, ...] = ()
     # Code at the deposit address is never paid without a reviewer, on any class; where
     # the network requires an account without code, that condition has refused it already.
-    code = None if "deposit_address_is_eoa" in required else deposit_address_has_code(context)
-    if code is not None:
-        results = (*results, code)
-        review_flags = (code.id,)
+    has_code = None if "deposit_address_is_eoa" in required else deposit_address_has_code(context)
+    if has_code is not None:
+        results = (*results, has_code)
+        review_flags = (has_code.id,)
         if klass is RecoveryClass.DIRECT and RecoveryClass.CONDITIONAL in policy.fee_schedules.get(
             case_type, {}
         ):
