@@ -28,7 +28,8 @@ def test_a_contract_deposit_address_on_a_direct_pair_goes_to_a_reviewer_as_condi
     assert "holds contract code on bsc" in flagged.detail
     assert "deposit_address_has_code" in verdict.summary
     # The conditional schedule prices it: a higher fee than the direct one.
-    assert verdict.quote is not None and clean.quote is not None
+    assert verdict.quote is not None
+    assert clean.quote is not None
     assert verdict.quote.schedule == "wrong_network/conditional"
     assert verdict.quote.fee_amount > clean.quote.fee_amount
 
