@@ -124,6 +124,16 @@ class DevnetChain:
         self.rpc("anvil_setCode", address, artifacts.load(contract).deployed_bytecode)
         return str(to_checksum_address(address))
 
+    def delegate(self, address: str, target: str) -> str:
+        """Give `address` an EIP-7702 delegation to `target` (its code: 0xef0100 + target)."""
+        designator = "0xef0100" + target.lower().removeprefix("0x")
+        self.rpc("anvil_setCode", address, designator)
+        return str(to_checksum_address(address))
+
+    def clear_code(self, address: str) -> None:
+        """Remove any code (contract or delegation) from `address`."""
+        self.rpc("anvil_setCode", address, "0x")
+
     # Transactions
 
     def send(
@@ -326,6 +336,36 @@ class DevnetChain:
             sender=sender,
             gas=200_000 + 60_000 * len(payments),
         )
+
+    def deploy_forwarder(self) -> str:
+        """Deploy the `Forwarder` that sends native coin on through internal transfers."""
+        return self.deploy("Forwarder")
+
+    def forward_native(
+        self,
+        forwarder: str,
+        sender: str,
+        payments: Sequence[tuple[str, int]],
+        *,
+        undo: bool = False,
+    ) -> str:
+        """One transaction to `forwarder` whose call frames pay each (recipient, value).
+
+        The top-level value goes to the forwarder; the recipients get theirs only as
+        internal transfers. `undo` sends one payment through a frame that reverts (the
+        transaction still succeeds and the recipient ends up with nothing).
+        """
+        total = sum(value for _, value in payments)
+        if undo:
+            ((recipient, _),) = payments
+            data = artifacts.load("Forwarder").call_data("forwardThenUndo", recipient)
+        elif len(payments) == 1:
+            data = artifacts.load("Forwarder").call_data("forward", payments[0][0])
+        else:
+            data = artifacts.load("Forwarder").call_data(
+                "split", [r for r, _ in payments], [v for _, v in payments]
+            )
+        return self.send(sender, forwarder, data, value=total, gas=200_000 + 50_000 * len(payments))
 
     def deploy_collectible(self) -> str:
         """Deploy an ERC-721-style collectible whose Transfer log has 4 topics."""

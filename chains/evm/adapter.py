@@ -11,7 +11,13 @@ from typing import Any
 import httpx
 from eth_utils.crypto import keccak
 
-from chains.base import TokenMetadata, TransactionFacts, TransactionStatus
+from chains.base import (
+    AccountCode,
+    NativeMove,
+    TokenMetadata,
+    TransactionFacts,
+    TransactionStatus,
+)
 from chains.errors import (
     BroadcastAmbiguous,
     BroadcastRejected,
@@ -45,6 +51,12 @@ _NONCE_TAKEN = (
     "replacement transaction underpriced",
     "replacement fee too low",
 )
+# An EIP-7702 delegated account's code: this prefix and the delegate's 20-byte address.
+_DELEGATION_PREFIX = bytes.fromhex("ef0100")
+# Call frames that move value from their sender to their recipient (DELEGATECALL and
+# CALLCODE run code with a value but move none; STATICCALL carries none).
+_VALUE_FRAMES = frozenset({"CALL", "CREATE", "CREATE2", "SELFDESTRUCT"})
+_CALL_TRACER = {"tracer": "callTracer"}
 _BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
 # Fields eth_estimateGas is given: fees are left out so that an address still waiting for
 # its gas top-up can be estimated.
@@ -264,14 +276,74 @@ class EvmAdapter:
         An EIP-7702 delegated account shows its delegation designator as code and so
         counts as having code; the caller decides what that means for it.
         """
+        return {address: code.has_code for address, code in self.account_codes(addresses).items()}
+
+    def account_codes(self, addresses: Sequence[str]) -> dict[str, AccountCode]:
+        """What each address holds at the head, in one batch, keyed by the address as given.
+
+        Code of exactly `0xef0100` + 20 bytes is an EIP-7702 delegation designator: the
+        account still has its key, and the delegate's code runs whenever it is called.
+        """
         wanted = list(dict.fromkeys(addresses))
         for address in wanted:
             self._address(address)
         replies = self._batch([("eth_getCode", [a, "latest"]) for a in wanted])
-        return {
-            address: len(self._bytes(self._result(reply, "eth_getCode"), "eth_getCode")) > 0
-            for address, reply in zip(wanted, replies, strict=True)
-        }
+        codes: dict[str, AccountCode] = {}
+        for address, reply in zip(wanted, replies, strict=True):
+            code = self._bytes(self._result(reply, "eth_getCode"), "eth_getCode")
+            if not code:
+                codes[address] = AccountCode("none")
+            elif len(code) == 23 and code.startswith(_DELEGATION_PREFIX):
+                codes[address] = AccountCode("delegation", checksum("0x" + code[3:].hex()))
+            else:
+                codes[address] = AccountCode("contract")
+        return codes
+
+    def native_moves(self, hashes: Sequence[str]) -> dict[str, tuple[NativeMove, ...] | None]:
+        """Native value moved by every call frame of each transaction, in one batch.
+
+        Read with `debug_traceTransaction` and the `callTracer`, so only for networks whose
+        nodes trace. Frames that reverted, and every frame inside one, are left out: what
+        they sent was undone. None for a transaction the node does not know.
+        """
+        wanted = list(dict.fromkeys(hashes))
+        for tx_hash in wanted:
+            if not _TX_HASH.match(tx_hash):
+                raise InvalidChainInput(self.network, "transaction hash", tx_hash)
+        replies = self._batch([("debug_traceTransaction", [h, _CALL_TRACER]) for h in wanted])
+        moves: dict[str, tuple[NativeMove, ...] | None] = {}
+        for tx_hash, reply in zip(wanted, replies, strict=True):
+            trace = self._result(reply, "debug_traceTransaction")
+            # A node that does not know the hash answers null, or (anvil) an empty struct log.
+            if not isinstance(trace, dict) or "type" not in trace:
+                moves[tx_hash] = None
+                continue
+            found: list[NativeMove] = []
+            try:
+                self._collect_moves(trace, 0, found)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise UnexpectedResponse(
+                    self.network, "debug_traceTransaction", f"{tx_hash}: {exc!r}"
+                ) from exc
+            moves[tx_hash] = tuple(found)
+        return moves
+
+    def _collect_moves(self, frame: dict[str, Any], depth: int, into: list[NativeMove]) -> None:
+        if frame.get("error"):
+            return  # reverted: neither it nor anything inside it moved value
+        value = int(str(frame.get("value") or "0x0"), 16)
+        recipient = frame.get("to")
+        if value > 0 and recipient and str(frame.get("type", "")).upper() in _VALUE_FRAMES:
+            into.append(
+                NativeMove(
+                    sender=checksum(str(frame["from"])),
+                    recipient=checksum(str(recipient)),
+                    value=value,
+                    depth=depth,
+                )
+            )
+        for child in frame.get("calls") or []:
+            self._collect_moves(child, depth + 1, into)
 
     def token_metadata(self, token: str) -> TokenMetadata:
         """Symbol, name, decimals and transfer() return shape in one batch.

@@ -68,6 +68,11 @@ class VerdictPublic(BaseModel):
     summary: str
     value: str | None = None
     needs_second_approval: bool = False
+    review_flags: list[str] = Field(
+        default=[],
+        description="Conditions a reviewer must name in `acknowledge` when approving, e.g. "
+        "deposit_address_has_code: the deposit address holds code.",
+    )
 
 
 class CaseTypePublic(BaseModel):
@@ -95,6 +100,9 @@ class NetworkPublic(BaseModel):
     family: str
     chain_id: int | None
     devnet: bool
+    traces: bool = Field(
+        description="Its nodes give call traces: native coin sent by a contract is verified."
+    )
     native: AssetPublic
     confirmations: int
     block_time_seconds: float
@@ -124,6 +132,7 @@ class NetworkPublic(BaseModel):
             family=network.family.value,
             chain_id=network.chain_id,
             devnet=network.devnet,
+            traces=network.traces,
             native=AssetPublic(
                 symbol=network.native.symbol, address=None, decimals=network.native.decimals
             ),

@@ -17,6 +17,7 @@ class ReasonCode(StrEnum):
     NETWORK_UNSUPPORTED = "network_unsupported"
     PAIR_UNSUPPORTED = "pair_unsupported"
     DEPOSIT_ADDRESS_IS_CONTRACT = "deposit_address_is_contract"
+    INTERNAL_TRANSFER_UNVERIFIABLE = "internal_transfer_unverifiable"
     BELOW_MINIMUM_VALUE = "below_minimum_value"
     FEE_EXCEEDS_VALUE = "fee_exceeds_value"
     DUPLICATE_CLAIM = "duplicate_claim"

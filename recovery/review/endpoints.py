@@ -15,6 +15,7 @@ from recovery.payouts import operator
 from recovery.review import proof, quotes, service
 from recovery.review.schemas import (
     Acceptance,
+    Approval,
     Challenge,
     InfoAnswer,
     InfoRequest,
@@ -146,10 +147,24 @@ def claim_case(case_id: str, context: ContextDep, principal: CurrentPrincipal) -
 
 
 @review_router.post("/{case_id}/approve", **_decision("Approve (reviewer)"))  # type: ignore[arg-type]
-def approve_case(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
-    """Approve the case; large cases need a second, different reviewer."""
+def approve_case(
+    case_id: str, context: ContextDep, principal: CurrentPrincipal, body: Approval | None = None
+) -> AppealPublic:
+    """Approve the case; large cases need a second, different reviewer.
+
+    A verdict with `review_flags` (a deposit address that holds code) is approved only
+    when the body names each of them in `acknowledge`.
+    """
+    acknowledged = body.acknowledge if body is not None else []
     with context.database.unit_of_work() as session:
-        case = service.approve(session, context.policy, principal, case_id, now=context.clock())
+        case = service.approve(
+            session,
+            context.policy,
+            principal,
+            case_id,
+            now=context.clock(),
+            acknowledged=acknowledged,
+        )
         return AppealPublic.of(case)
 
 

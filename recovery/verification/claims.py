@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Update, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from recovery.appeals.claimed_transfers import sync_claims
 from recovery.appeals.repository import MUTABLE_FIELDS, event_values
 from recovery.db.tables import CaseEventRow, CaseRow
 from recovery.domain.case import Case
@@ -209,7 +210,7 @@ def save_all_and_release(
     )
     if result.rowcount != len(work):
         raise NotAllWritten(f"{result.rowcount} of {len(work)} cases written")
-    _write_events(connection, [case for case, _ in work])
+    _write_claims_and_events(connection, [case for case, _ in work])
 
 
 def save_and_release(
@@ -230,13 +231,14 @@ def save_and_release(
     for case, next_check_at in work:
         result = connection.execute(_SAVE_AND_RELEASE, _save_params(case, next_check_at, owner))
         (written if result.rowcount == 1 else lost).append(case)
-    _write_events(connection, written)
+    _write_claims_and_events(connection, written)
     return lost
 
 
 def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict[str, Any]:
     values: dict[str, Any] = {f"b_{name}": getattr(case, name) for name in MUTABLE_FIELDS}
     values["b_status"] = case.status.value
+    values["b_log_indexes"] = list(case.log_indexes)
     values.update(
         b_id=case.id,
         b_version=case.version,
@@ -245,6 +247,12 @@ def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict
         b_next_check_at=next_check_at,
     )
     return values
+
+
+def _write_claims_and_events(connection: Connection, cases: Sequence[Case]) -> None:
+    # A transfer another live case holds raises IntegrityError: nothing of it commits.
+    sync_claims(connection, [case for case in cases if case.pending_events])
+    _write_events(connection, cases)
 
 
 def _write_events(connection: Connection, cases: Sequence[Case]) -> None:
