@@ -28,7 +28,7 @@ Eligible means no refusal and no failed condition; pending conditions do not blo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 from policies.conditions import (
     CONDITIONS,
@@ -87,7 +87,9 @@ def format_amount(amount: int, decimals: int | None) -> str:
     """Base units as a decimal string with the asset's decimals (or raw units if unknown)."""
     if decimals is None:
         return f"{amount} base units"
-    text = f"{Decimal(amount).scaleb(-decimals):f}"
+    # Wide enough for 2^256 (78 digits) at any decimals: the default 28 digits would round.
+    with localcontext(Context(prec=200)):
+        text = f"{Decimal(amount).scaleb(-decimals):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

@@ -77,7 +77,10 @@ def build_payouts(
         adapters,
         signer,
         context.clock,
-        lease=timedelta(seconds=max(settings.lease_seconds, 120)),
+        lease=timedelta(seconds=settings.payout_lease_seconds),
+        bump_after=timedelta(seconds=settings.payout_bump_after_seconds),
+        stall_after=timedelta(seconds=settings.payout_stall_after_seconds),
+        fee_caps=settings.payout_fee_cap_wei,
     )
 
 

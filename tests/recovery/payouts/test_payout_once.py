@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from recovery.api.context import AppContext
 from recovery.payouts.engine import PayoutEngine
 from tests.conftest import Clock
@@ -241,3 +243,106 @@ def test_an_outside_spend_from_the_deposit_address_does_not_stop_the_next_payout
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(second)["status"] == "paid"
     assert bsc.native_balance(refund) - before == int(desk.read(second)["delivered_amount"])
+
+
+def test_a_chain_reset_under_a_database_with_nonces_still_pays_the_next_case(
+    paying_desk: tuple[Desk, PayoutEngine],
+    context: AppContext,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    fresh = bsc.snapshot()
+    first = desk.quoted_case(wei=10**18, sender_index=3, refund=bsc.accounts[3])
+    approve(desk, first, 3)
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(first)["status"] == "paid"
+    # The node comes back empty (the run command restarted): the chain forgot the deposit,
+    # the payout and the nonce they used; the database remembers them.
+    bsc.revert(fresh)
+    refund = "0x5555555555555555555555555555555555550008"
+    before = bsc.native_balance(refund)
+    second = desk.quoted_case(wei=10**18, sender_index=4, refund=refund)
+    approve(desk, second, 4)
+    run_until_paid(desk, engine, clock, "bsc")
+    bsc.mine(5)
+    run_until_paid(desk, engine, clock, "bsc")
+
+    paid = desk.read(second)
+    assert paid["status"] == "paid"
+    assert bsc.native_balance(refund) - before == int(paid["delivered_amount"])
+    old = desk.read(first)
+    assert old["status"] == "paid", "the forgotten payout is flagged, never sent again"
+    assert "no longer shows this case's deposit" in (old["check_note"] or "")
+    assert "the chain forgot them" in caplog.text, "the nonce counter followed the chain back"
+    first_payout = next(t for t in transactions(context) if t.kind == "transfer")
+    assert bsc.rpc("eth_getTransactionByHash", first_payout.tx_hash) is None
+
+
+def test_a_paid_payout_is_watched_until_its_block_is_finalized(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    case = desk.quoted_case(wei=10**18, sender_index=5, refund=bsc.accounts[5])
+    approve(desk, case, 5)
+    run_until_paid(desk, engine, clock, "bsc")
+    paid = desk.read(case)
+    assert paid["status"] == "paid"
+    assert paid["facts"]["payout"]["final"] is False, "confirmed is not final yet"
+    bsc.mine(70)  # anvil finalizes blocks two epochs (64 slots) behind the head
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(case)["facts"]["payout"]["final"] is True
+
+
+def test_a_top_up_left_behind_by_a_case_on_hold_does_not_block_the_gas_wallet(
+    paying_desk: tuple[Desk, PayoutEngine],
+    context: AppContext,
+    clock: Clock,
+    auth: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from recovery.access.keys import Role
+
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    token = bsc.deploy_token(symbol="USDT", name="Tether USD", decimals=6)
+    bsc.fund(desk.deposit, 0)
+    held = desk.quoted_case(wei=100_000_000, sender_index=6, token=token)
+    deposit_block = held["facts"]["block_number"]
+    approve(desk, held, 6)
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()  # a gas top-up is signed and sits in the pool...
+        assert [t.kind for t in transactions(context)] == ["gas_topup"]
+        bsc.rpc("anvil_dropAllTransactions")  # ...and is lost
+    finally:
+        bsc.set_automine(True)
+    bsc.reorg(bsc.head() - deposit_block + 1)  # and the deposit itself is reorged out
+    clock.advance(seconds=10)
+    engine.payout_cycle()
+    assert desk.read(held)["status"] == "on_hold"
+
+    # Another deposit address of alice's needs gas too: the gas wallet's nonce gap is
+    # closed by sending the left-behind top-up again, then this one's top-up follows.
+    other = engine.signer.register_deposit_index(101)
+    admin = auth("ops-9", Role.ADMIN)
+    registered = desk.client.post(
+        "/v1/deposit-addresses",
+        json={"address": other, "owner": "alice", "networks": ["ethereum"], "hd_index": 101},
+        headers=admin,
+    )
+    assert registered.status_code == 201, registered.text
+    desk.deposit = other
+    bsc.fund(other, 0)
+    case = desk.quoted_case(wei=100_000_000, sender_index=7, token=token)
+    refund = case["refund_address"]
+    before = bsc.token_balance(token, refund)
+    approve(desk, case, 7)
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(case)["status"] == "paid"
+    assert bsc.token_balance(token, refund) - before == int(desk.read(case)["delivered_amount"])
+    left_behind = transactions(context)[0]
+    assert bsc.receipt(left_behind.tx_hash)["status"] == "0x1", "sent again, and it landed"
+    assert f"re-broadcast {left_behind.tx_hash}" in caplog.text
