@@ -15,6 +15,7 @@ from recovery.api.limits import BodySizeLimit
 from recovery.appeals import endpoints as appeals
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
+from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
 
 DESCRIPTION = """\
@@ -41,6 +42,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(review.user_router)
     app.include_router(review.review_router)
     app.include_router(review.admin_router)
+    app.include_router(payouts.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
