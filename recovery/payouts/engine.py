@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
 from chains.evm.payout import (
@@ -192,6 +194,9 @@ class PayoutEngine(Finality):
             # Already mined or pooled (a crash after the broadcast): only tracking is left.
             self._sent(case_id, next(c for c in candidates if c.tx_hash == known), report)
             return self.clock()
+        if self._nonce_taken_by_others(payout, candidates):
+            self._abandon_nonce(case_id, payout, report)
+            return self.clock()
         value = payout.amount if payout.token == NATIVE else 0
         balance = adapter.native_balance(payout.source)
         affordable = [c for c in reversed(candidates) if value + _max_cost(c, payout) <= balance]
@@ -200,6 +205,51 @@ class PayoutEngine(Finality):
             self._gas_ready(case_id, payout, adapter, value + _max_cost(newest, payout), report)
             affordable = [newest]
         return self._broadcast(case_id, affordable[0], candidates, adapter, report, affordable)
+
+    def _nonce_taken_by_others(
+        self, payout: PayoutRow, candidates: list[PayoutTransactionRow]
+    ) -> bool:
+        """True only on complete evidence: every endpoint counts past the payout's nonce
+        and none of them knows any of its candidates, so none of them can ever be mined."""
+        if payout.nonce is None:
+            return False
+        witnesses = self._witness(payout.network)
+        nonces = witnesses.nonces(payout.source)
+        if not nonces.complete or nonces.lowest_latest <= payout.nonce:
+            return False
+        return witnesses.knows_any([c.tx_hash for c in candidates]) is False
+
+    def _abandon_nonce(self, case_id: str, payout: PayoutRow, report: PayoutReport) -> None:
+        """The payout's nonce went to a transaction not its own: sign it anew, once."""
+        with self.database.unit_of_work() as session:
+            self._hold(session, case_id)
+            row = session.get(PayoutRow, payout.id, with_for_update=True, populate_existing=True)
+            assert row is not None
+            old = row.nonce
+            session.execute(
+                update(PayoutTransactionRow)
+                .where(
+                    PayoutTransactionRow.payout_id == payout.id,
+                    PayoutTransactionRow.kind == "transfer",
+                )
+                .values(kind="failed_transfer")
+            )
+            row.nonce = None
+            repository = CaseRepository(session)
+            case = repository.get(case_id)
+            assert case is not None
+            case.transition(
+                CaseStatus.PAYOUT_PENDING,
+                actor=SYSTEM,
+                at=self.clock(),
+                detail=f"nonce {old} of {payout.source} was used by a transaction that is not "
+                "this payout's (every endpoint counts past it and knows none of its "
+                "transactions, so none can be mined); the payout is signed again with a new "
+                "nonce",
+            )
+            repository.save(case)
+        log.warning("payout of case %s: nonce %s consumed by others; re-signing", case_id, old)
+        report.count(CaseStatus.PAYOUT_PENDING.value)
 
     def _broadcast(
         self,
