@@ -144,14 +144,13 @@ def file_appeal(
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
     if refusals:
         raise AppealRefused(verdict.summary, reason_code=refusals[0])
-    holder = cases.live_claim(
+    if cases.live_claim(
         network=appeal.network,
         tx_hash=appeal.tx_hash,
         token=appeal.token,
         deposit_address=appeal.deposit_address,
-    )
-    if holder is not None:
-        raise _duplicate(appeal, holder, principal.subject)
+    ):
+        return _already_claimed(cases, keys, principal, appeal, idempotency_key, request_hash)
     case = Case(
         id=str(uuid.uuid4()),
         claimant=principal.subject,
@@ -183,23 +182,43 @@ def file_appeal(
                         created_at=now,
                     )
                 )
-    except IntegrityError:
+    except IntegrityError as error:
         # A concurrent request won the race: either with the same Idempotency-Key
         # or for the same transfer. Tell which, from what is now committed.
-        if idempotency_key is not None:
-            replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
-            if replay is not None:
-                return Filing(replay, replayed=True)
-        holder = cases.live_claim(
-            network=appeal.network,
-            tx_hash=appeal.tx_hash,
-            token=appeal.token,
-            deposit_address=appeal.deposit_address,
-        )
-        if holder is not None:
-            raise _duplicate(appeal, holder, principal.subject) from None
-        raise
+        try:
+            return _already_claimed(cases, keys, principal, appeal, idempotency_key, request_hash)
+        except LookupError:
+            raise error from None
     return Filing(case, replayed=False)
+
+
+def _already_claimed(
+    cases: CaseRepository,
+    keys: IdempotencyRepository,
+    principal: Principal,
+    appeal: AppealCreate,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> Filing:
+    """The filing that met an existing claim: a replay if the claim is this key's, else a 409.
+
+    The key is looked at again because an identical request racing this one may have
+    committed the case and its key between this request's first look and now.
+    Raises LookupError when neither the key nor a live claim is there after all.
+    """
+    if idempotency_key is not None:
+        replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
+        if replay is not None:
+            return Filing(replay, replayed=True)
+    holder = cases.live_claim(
+        network=appeal.network,
+        tx_hash=appeal.tx_hash,
+        token=appeal.token,
+        deposit_address=appeal.deposit_address,
+    )
+    if holder is None:
+        raise LookupError("no claim holds this transfer")
+    raise _duplicate(appeal, holder, principal.subject)
 
 
 def _duplicate(appeal: AppealCreate, holder: Case, subject: str) -> DuplicateClaim:
