@@ -9,10 +9,26 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from recovery.api.context import ContextDep, CurrentPrincipal
-from recovery.api.errors import error_responses
+from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
+from recovery.appeals.errors import CaseNotFound
 from recovery.appeals.schemas import AppealPage, AppealPublic
+from recovery.domain.errors import InvalidTransition, StaleCase
+from recovery.errors import Conflict, Forbidden
 from recovery.payouts import operator
 from recovery.review import proof, quotes, service
+from recovery.review.errors import (
+    AlreadyApproved,
+    BadSignature,
+    ClaimedByAnother,
+    NotQuotable,
+    OwnCase,
+    OwnershipNotProven,
+    PayoutAlreadySigned,
+    QuoteExpired,
+    QuoteNotFound,
+    QuoteSuperseded,
+    UnknownReasonCode,
+)
 from recovery.review.schemas import (
     Acceptance,
     Challenge,
@@ -31,7 +47,16 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["operators"])
 @user_router.post(
     "/{case_id}/accept",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED,
+        CaseNotFound,
+        InvalidTransition,
+        StaleCase,
+        QuoteNotFound,
+        QuoteSuperseded,
+        QuoteExpired,
+        PayloadTooLarge,
+    ),
     summary="Accept the quote",
 )
 def accept_quote(
@@ -46,7 +71,9 @@ def accept_quote(
 @user_router.post(
     "/{case_id}/requote",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(
+        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, NotQuotable
+    ),
     summary="Ask for a new quote",
 )
 def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
@@ -59,7 +86,7 @@ def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) 
 @user_router.get(
     "/{case_id}/challenge",
     response_model=Challenge,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound, Conflict),
     summary="The message to sign for proof of ownership",
 )
 def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Challenge:
@@ -72,7 +99,15 @@ def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal
 @user_router.post(
     "/{case_id}/proof",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED,
+        CaseNotFound,
+        InvalidTransition,
+        StaleCase,
+        Conflict,
+        BadSignature,
+        PayloadTooLarge,
+    ),
     summary="Prove ownership",
 )
 def give_proof(
@@ -87,7 +122,9 @@ def give_proof(
 @user_router.post(
     "/{case_id}/info",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, PayloadTooLarge
+    ),
     summary="Answer the appeals team",
 )
 def answer(
@@ -104,7 +141,7 @@ def answer(
 @review_router.get(
     "/queue",
     response_model=AppealPage,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(*AUTHENTICATED, Forbidden),
     summary="Cases waiting for review (reviewer)",
 )
 def review_queue(
@@ -133,7 +170,21 @@ def review_queue(
 def _decision(summary: str) -> dict[str, object]:
     return {
         "response_model": AppealPublic,
-        "responses": error_responses(401, 403, 404, 409, 422),
+        "responses": error_responses(
+            *AUTHENTICATED,
+            Forbidden,
+            OwnCase,
+            CaseNotFound,
+            InvalidTransition,
+            StaleCase,
+            ClaimedByAnother,
+            AlreadyApproved,
+            OwnershipNotProven,
+            NotQuotable,
+            PayoutAlreadySigned,
+            UnknownReasonCode,
+            PayloadTooLarge,
+        ),
         "summary": summary,
     }
 
@@ -185,7 +236,9 @@ def ask_user(
 @admin_router.post(
     "/payouts/{case_id}/resolve",
     response_model=AppealPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED, Forbidden, CaseNotFound, InvalidTransition, StaleCase, PayloadTooLarge
+    ),
     summary="Settle a quarantined or failed payout (admin)",
 )
 def resolve_payout(
