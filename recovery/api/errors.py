@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from recovery.errors import InvalidInput, NotFound, RecoveryError, Unauthorized
 
@@ -146,6 +147,25 @@ def validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(messages)
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on the request's path.
+
+    Asked of the routes one method at a time: included routers do not expose their
+    routes' methods, but each answers whether a request with that method would match.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render domain errors, validation errors and HTTP errors in the one shape."""
 
@@ -161,8 +181,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            # Starlette names the methods of the first route on the path; list every route's.
+            allowed = ", ".join(_allowed_methods(request))
+            headers["Allow"] = allowed
             detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
         elif exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.url.path}; the routes are listed at /openapi.json"
@@ -173,8 +196,8 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         error = _HTTP_ERRORS.get(exc.status_code)
         if error is None:
-            return _render(exc.status_code, "HTTPError", detail, "http_error", exc.headers)
-        return render_error(error(detail), exc.headers)
+            return _render(exc.status_code, "HTTPError", detail, "http_error", headers)
+        return render_error(error(detail), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

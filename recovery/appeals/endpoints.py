@@ -87,7 +87,14 @@ def list_appeals(
     principal: CurrentPrincipal,
     status: CaseStatus | None = None,
     case_type: CaseType | None = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="`next_cursor` of the previous page.",
+            json_schema_extra={"pattern": service.CURSOR_PATTERN},
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_LIMIT_MAX)] = 20,
 ) -> AppealPage:
     """Your cases, newest first, a page at a time."""

@@ -30,3 +30,13 @@ class ReasonCode(StrEnum):
     REORGED = "reorged"
     QUOTE_EXPIRED = "quote_expired"
     INFO_EXPIRED = "info_expired"
+
+
+# The codes a reviewer may reject a case with: the refusals, not the other moves.
+REJECTABLE = frozenset(code.value for code in ReasonCode) - {
+    "filed",
+    "cancelled_by_user",
+    "reorged",
+    "quote_expired",
+    "info_expired",
+}

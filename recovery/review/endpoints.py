@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -38,6 +37,8 @@ from recovery.review.schemas import (
     Proof,
     Rejection,
 )
+
+_DECIMAL = {"pattern": service.DECIMAL_PATTERN, "examples": ["2500", "99.95"]}
 
 user_router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 review_router = APIRouter(prefix="/v1/review", tags=["review"])
@@ -149,8 +150,12 @@ def review_queue(
     principal: CurrentPrincipal,
     network: Annotated[str | None, Query(max_length=64)] = None,
     case_type: Annotated[str | None, Query(max_length=32)] = None,
-    min_value: Annotated[Decimal | None, Query(ge=0, description="Quote currency.")] = None,
-    max_value: Annotated[Decimal | None, Query(ge=0)] = None,
+    min_value: Annotated[
+        str | None, Query(description="Quote currency.", json_schema_extra=_DECIMAL)
+    ] = None,
+    max_value: Annotated[
+        str | None, Query(description="Quote currency.", json_schema_extra=_DECIMAL)
+    ] = None,
     older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AppealPage:
@@ -158,8 +163,8 @@ def review_queue(
     filters = service.QueueFilter(
         network=network,
         case_type=case_type,
-        min_value=min_value,
-        max_value=max_value,
+        min_value=service.quote_value(min_value, "min_value"),
+        max_value=service.quote_value(max_value, "max_value"),
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
     )
     with context.database.unit_of_work() as session:
