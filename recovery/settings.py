@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     rpc: dict[str, Annotated[list[str], NoDecode]] = Field(default_factory=dict)
     rpc_timeout_seconds: float = 5.0
     mnemonic: str | None = None
-    max_body_bytes: int = 16_384
+    # 4,000 characters of free text, each escaped in JSON as 12 bytes, fit.
+    max_body_bytes: int = 65_536
     verification_deadline_seconds: int = 6 * 3600
     scheduler_enabled: bool = True
     # Scheduler jobs: a claimed case stays leased to one process this long (a crashed

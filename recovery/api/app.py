@@ -10,11 +10,12 @@ from fastapi.openapi.utils import get_openapi
 from recovery import __version__
 from recovery.api import health, metrics
 from recovery.api.context import AppContext
-from recovery.api.errors import install_error_handlers
+from recovery.api.errors import DECLARED, error_responses, error_schema, install_error_handlers
 from recovery.api.limits import BodySizeLimit
 from recovery.appeals import endpoints as appeals
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
+from recovery.errors import InvalidInput
 from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
 
@@ -24,7 +25,9 @@ exchange does not list, sent to one of its deposit addresses.
 
 Every `/v1` route needs `Authorization: Bearer <api key>` except the public ones.
 Amounts are integers in base units, sent as decimal strings.
-Errors always look like `{"error": "ClassName", "detail": "what is wrong and how to fix it"}`.
+Errors always look like `{"error": "ClassName", "detail": "what is wrong and how to fix it",
+"reason_code": "class_name"}`: each operation lists the error classes it may answer with,
+and each class's schema names its stable snake_case `reason_code`.
 """
 
 
@@ -53,15 +56,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         spec = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        ours = "#/components/schemas/ErrorBody"
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
         for operations in spec.get("paths", {}).values():
             for operation in operations.values():
                 response = operation.get("responses", {}).get("422")
-                if response is not None:
-                    response["description"] = "The request is not valid; `detail` says why."
-                    response["content"] = {"application/json": {"schema": {"$ref": ours}}}
-        schemas = spec.get("components", {}).get("schemas", {})
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
+                if response is not None and "HTTPValidationError" in str(response):
+                    # FastAPI's own 422 for a route that declares none: request validation.
+                    operation["responses"]["422"] = error_responses(InvalidInput)[422]
+        for name, error in sorted(DECLARED.items()):
+            if name in schemas:
+                raise TypeError(f"error class {name} shares its name with a schema")
+            schemas[name] = error_schema(error)
+        spec["components"]["schemas"] = dict(sorted(schemas.items()))
         app.openapi_schema = spec
     return app.openapi_schema

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from recovery.api.context import ContextDep
+from recovery.api.errors import error_responses
 from recovery.errors import RecoveryError
 
 router = APIRouter(tags=["health"])
@@ -32,7 +33,7 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    responses={503: {"description": "Database unreachable"}},
+    responses=error_responses(NotReady),
     summary="Database reachable",
 )
 def readyz(context: ContextDep) -> Health:

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recovery.api.errors import PayloadTooLarge
+
 
 class BodyTooLarge(Exception):
     """Raised inside the receive channel when a streamed body passes the limit."""
@@ -53,9 +55,10 @@ class BodySizeLimit:
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
             {
-                "error": "PayloadTooLarge",
+                "error": PayloadTooLarge.__name__,
                 "detail": f"request body is larger than {self.max_bytes} bytes; "
                 "appeals are small JSON documents",
+                "reason_code": PayloadTooLarge.reason_code,
             }
         ).encode()
         await send(

@@ -7,11 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from recovery.api.context import ContextDep, CurrentPrincipal
-from recovery.api.errors import error_responses
+from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.appeals import service
+from recovery.appeals.errors import (
+    AddressNotClaimants,
+    AppealRefused,
+    CaseNotFound,
+    DuplicateClaim,
+    IdempotencyKeyReused,
+    NotOurDepositAddress,
+)
 from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
 from recovery.domain.case import CaseType
+from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.domain.states import CaseStatus
+from recovery.errors import Forbidden
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
@@ -31,7 +41,16 @@ IdempotencyKey = Annotated[
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=AppealPublic,
-    responses=error_responses(401, 403, 409, 413, 422),
+    responses=error_responses(
+        *AUTHENTICATED,
+        Forbidden,
+        DuplicateClaim,
+        PayloadTooLarge,
+        IdempotencyKeyReused,
+        AddressNotClaimants,
+        NotOurDepositAddress,
+        AppealRefused,
+    ),
     summary="File an appeal",
 )
 def file_appeal(
@@ -60,7 +79,7 @@ def file_appeal(
 @router.get(
     "",
     response_model=AppealPage,
-    responses=error_responses(401, 422),
+    responses=error_responses(*AUTHENTICATED),
     summary="List your appeals",
 )
 def list_appeals(
@@ -68,7 +87,14 @@ def list_appeals(
     principal: CurrentPrincipal,
     status: CaseStatus | None = None,
     case_type: CaseType | None = None,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="`next_cursor` of the previous page.",
+            json_schema_extra={"pattern": service.CURSOR_PATTERN},
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_LIMIT_MAX)] = 20,
 ) -> AppealPage:
     """Your cases, newest first, a page at a time."""
@@ -82,7 +108,7 @@ def list_appeals(
 @router.get(
     "/{case_id}",
     response_model=AppealPublic,
-    responses=error_responses(401, 404),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound),
     summary="Read an appeal",
 )
 def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
@@ -94,7 +120,7 @@ def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -
 @router.get(
     "/{case_id}/events",
     response_model=EventList,
-    responses=error_responses(401, 404),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound),
     summary="Follow an appeal",
 )
 def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> EventList:
@@ -107,7 +133,7 @@ def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal
 @router.post(
     "/{case_id}/cancel",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase),
     summary="Withdraw an appeal",
 )
 def cancel_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:

@@ -33,3 +33,6 @@ class NotOurDepositAddress(InvalidInput):
 
 class AppealRefused(InvalidInput):
     """Raised when the policy refuses an appeal before any chain lookup."""
+
+    # The policy's refusals that need no chain lookup; the error carries the one that refused.
+    reason_codes = ("already_credited", "network_unsupported", "pair_unsupported")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recovery.catalogue.schemas import VerdictPublic
 from recovery.domain.case import Case, CaseEvent
 
-_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_STRICT = ConfigDict(extra="forbid")
 
 
 class AppealCreate(BaseModel):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,9 +177,8 @@ def file_appeal(
         named_log_indexes=None if appeal.log_indexes is None else tuple(appeal.log_indexes),
     )
     case.log_indexes = case.filed_transfers()
-    holder = cases.claim_holder(case)
-    if holder is not None:
-        raise _duplicate(appeal, *holder, principal.subject)
+    if cases.claim_holder(case) is not None:
+        return _already_claimed(cases, keys, principal, appeal, case, idempotency_key, request_hash)
     case.open(actor=principal.actor, at=now)
     try:
         with session.begin_nested():
@@ -195,18 +193,41 @@ def file_appeal(
                         created_at=now,
                     )
                 )
-    except IntegrityError:
+    except IntegrityError as error:
         # A concurrent request won the race: either with the same Idempotency-Key
         # or for the same transfer. Tell which, from what is now committed.
-        if idempotency_key is not None:
-            replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
-            if replay is not None:
-                return Filing(replay, replayed=True)
-        holder = cases.claim_holder(case)
-        if holder is not None:
-            raise _duplicate(appeal, *holder, principal.subject) from None
-        raise
+        try:
+            return _already_claimed(
+                cases, keys, principal, appeal, case, idempotency_key, request_hash
+            )
+        except LookupError:
+            raise error from None
     return Filing(case, replayed=False)
+
+
+def _already_claimed(
+    cases: CaseRepository,
+    keys: IdempotencyRepository,
+    principal: Principal,
+    appeal: AppealCreate,
+    case: Case,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> Filing:
+    """The filing that met an existing claim: a replay if the claim is this key's, else a 409.
+
+    The key is looked at again because an identical request racing this one may have
+    committed the case and its key between this request's first look and now.
+    Raises LookupError when neither the key nor a live claim is there after all.
+    """
+    if idempotency_key is not None:
+        replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
+        if replay is not None:
+            return Filing(replay, replayed=True)
+    holder = cases.claim_holder(case)
+    if holder is None:
+        raise LookupError("no claim holds this transfer")
+    raise _duplicate(appeal, *holder, principal.subject)
 
 
 def _duplicate(appeal: AppealCreate, holder: Case, which: str, subject: str) -> DuplicateClaim:
@@ -254,24 +275,24 @@ def events(session: Session, principal: Principal, case_id: str) -> list[CaseEve
     return CaseRepository(session).events(case.id)
 
 
+# A cursor is `n` and the number of the last case of the page; at most nine digits, so
+# that the case number column (a 32-bit integer on PostgreSQL) holds it.
+CURSOR_PATTERN = r"^n[0-9]{1,9}$"
+
+
 def encode_cursor(number: int) -> str:
-    """An opaque cursor pointing after the case with `number`."""
-    return base64.urlsafe_b64encode(f"n:{number}".encode()).decode().rstrip("=")
+    """A cursor pointing after the case with `number`."""
+    return f"n{number}"
 
 
 def decode_cursor(cursor: str) -> int:
     """The case number a cursor points after; a 422 if it was not made by us."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode()).decode()
-        tag, _, number = text.partition(":")
-        if tag != "n" or not number.isdigit():
-            raise ValueError(text)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise InvalidInput(
-            "cursor: not a cursor from this API; pass next_cursor from the previous page"
-        ) from None
+            f"cursor: {cursor!r} is not a cursor from this API; pass next_cursor from the "
+            "previous page"
+        )
+    return int(cursor[1:])
 
 
 def list_cases(
@@ -284,7 +305,7 @@ def list_cases(
     limit: int,
 ) -> tuple[list[Case], str | None]:
     """One page of the caller's cases (all cases for reviewers and admins), newest first."""
-    before = decode_cursor(cursor) if cursor else None
+    before = decode_cursor(cursor) if cursor is not None else None
     items = CaseRepository(session).page(
         claimant=principal.subject if principal.role == Role.USER else None,
         status=status.value if status else None,

@@ -10,12 +10,13 @@ from enum import Enum
 from typing import Any
 
 from policies import Facts, Policy, StaticPriceSource, Verdict, evaluate
+from recovery.appeals.errors import AppealRefused
 from recovery.appeals.schemas import AppealCreate
 from recovery.domain.case import NATIVE, Case
 
 # Refusals the policy makes from the appeal alone, before any chain lookup:
 # such an appeal is refused at filing and no case is written.
-STATIC_REFUSALS = frozenset({"network_unsupported", "pair_unsupported", "already_credited"})
+STATIC_REFUSALS = frozenset(AppealRefused.reason_codes)
 
 
 def facts_of_appeal(

@@ -7,7 +7,7 @@ from collections import Counter
 from fastapi import APIRouter
 
 from recovery.api.context import ContextDep, CurrentPrincipal
-from recovery.api.errors import error_responses
+from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.appeals.schemas import AppealCreate
 from recovery.appeals.service import normalise
 from recovery.appeals.verdicts import judge, verdict_dict
@@ -44,7 +44,7 @@ def _key(network: object) -> str:
 @router.get(
     "/v1/networks/{network_id}",
     response_model=NetworkPublic,
-    responses=error_responses(404),
+    responses=error_responses(UnknownNetworkId),
     summary="One network (public)",
 )
 def get_network(network_id: str, context: ContextDep) -> NetworkPublic:
@@ -59,7 +59,7 @@ def get_network(network_id: str, context: ContextDep) -> NetworkPublic:
 @router.post(
     "/v1/eligibility",
     response_model=VerdictPublic,
-    responses=error_responses(401, 413, 422),
+    responses=error_responses(*AUTHENTICATED, PayloadTooLarge),
     summary="Preview the verdict and fee of a would-be appeal",
 )
 def preview(body: AppealCreate, context: ContextDep, _: CurrentPrincipal) -> VerdictPublic:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from recovery.access.keys import Role
 from recovery.api.context import ContextDep, CurrentPrincipal
-from recovery.api.errors import error_responses
+from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.deposit_addresses import service
 from recovery.deposit_addresses.repository import DepositAddressRepository
 from recovery.deposit_addresses.schemas import (
@@ -25,7 +25,9 @@ router = APIRouter(prefix="/v1/deposit-addresses", tags=["deposit addresses"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DepositAddressPublic,
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED, Forbidden, service.AddressAlreadyRegistered, PayloadTooLarge
+    ),
     summary="Register a deposit address (admin)",
 )
 def register_address(
@@ -50,7 +52,7 @@ def register_address(
 @router.get(
     "",
     response_model=DepositAddressList,
-    responses=error_responses(401, 403),
+    responses=error_responses(*AUTHENTICATED, Forbidden),
     summary="List deposit addresses",
 )
 def list_addresses(

@@ -12,7 +12,7 @@ from recovery.db.tables import DepositAddressRow
 class DepositAddressCreate(BaseModel):
     """Register an address the exchange controls for one user."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     address: str = Field(min_length=1, max_length=128)
     owner: str = Field(min_length=1, max_length=128, description="The user's subject.")

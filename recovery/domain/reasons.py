@@ -40,3 +40,21 @@ class ReasonCode(StrEnum):
     REORGED = "reorged"
     QUOTE_EXPIRED = "quote_expired"
     INFO_EXPIRED = "info_expired"
+
+
+# The codes a reviewer may reject a case with: the refusals, not the other moves.
+REJECTABLE = frozenset(code.value for code in ReasonCode) - {
+    "filed",
+    "cancelled_by_user",
+    "reorged",
+    "quote_expired",
+    "info_expired",
+    # What the payout engine and operators record; not a reviewer's reason to refuse.
+    "payout_had_no_effect",
+    "payout_reverted",
+    "payout_shortfall",
+    "payout_stalled",
+    "payout_reorged",
+    "payout_outcome_unknown",
+    "operator_decision",
+}

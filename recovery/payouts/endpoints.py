@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from recovery.api.context import ContextDep, CurrentPrincipal
-from recovery.api.errors import error_responses
+from recovery.api.errors import AUTHENTICATED, error_responses
+from recovery.appeals.errors import CaseNotFound
+from recovery.errors import Forbidden
 from recovery.payouts import listing
 from recovery.payouts.schemas import GasWalletList, PayoutPage, PayoutPublic
 
@@ -17,7 +19,7 @@ router = APIRouter(prefix="/v1/admin", tags=["operators"])
 @router.get(
     "/payouts",
     response_model=PayoutPage,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(*AUTHENTICATED, Forbidden),
     summary="List payouts and their transactions (admin)",
 )
 def list_payouts(
@@ -38,7 +40,7 @@ def list_payouts(
 @router.get(
     "/payouts/{case_id}",
     response_model=PayoutPublic,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(*AUTHENTICATED, Forbidden, CaseNotFound),
     summary="One case's payout (admin)",
 )
 def get_payout(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> PayoutPublic:
@@ -50,7 +52,7 @@ def get_payout(case_id: str, context: ContextDep, principal: CurrentPrincipal) -
 @router.get(
     "/gas-wallets",
     response_model=GasWalletList,
-    responses=error_responses(401, 403),
+    responses=error_responses(*AUTHENTICATED, Forbidden),
     summary="The gas wallet on every network, with its balance (admin)",
 )
 def list_gas_wallets(context: ContextDep, principal: CurrentPrincipal) -> GasWalletList:

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from recovery.api.context import ContextDep, CurrentPrincipal
-from recovery.api.errors import error_responses
+from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
+from recovery.appeals.errors import CaseNotFound
 from recovery.appeals.schemas import AppealPage, AppealPublic
+from recovery.domain.errors import InvalidTransition, StaleCase
+from recovery.errors import Conflict, Forbidden
 from recovery.payouts import operator
+from recovery.payouts.operator import ChainUnreadable, NoChainEvidence
 from recovery.review import proof, quotes, service
+from recovery.review.errors import (
+    AlreadyApproved,
+    BadSignature,
+    ClaimedByAnother,
+    NotQuotable,
+    OwnCase,
+    OwnershipNotProven,
+    PayoutAlreadySigned,
+    QuoteExpired,
+    QuoteNotFound,
+    QuoteSuperseded,
+    UnknownReasonCode,
+)
 from recovery.review.schemas import (
     Acceptance,
     Approval,
@@ -24,6 +40,8 @@ from recovery.review.schemas import (
     Rejection,
 )
 
+_DECIMAL = {"pattern": service.DECIMAL_PATTERN, "examples": ["2500", "99.95"]}
+
 user_router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 review_router = APIRouter(prefix="/v1/review", tags=["review"])
 admin_router = APIRouter(prefix="/v1/admin", tags=["operators"])
@@ -32,7 +50,16 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["operators"])
 @user_router.post(
     "/{case_id}/accept",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED,
+        CaseNotFound,
+        InvalidTransition,
+        StaleCase,
+        QuoteNotFound,
+        QuoteSuperseded,
+        QuoteExpired,
+        PayloadTooLarge,
+    ),
     summary="Accept the quote",
 )
 def accept_quote(
@@ -47,7 +74,9 @@ def accept_quote(
 @user_router.post(
     "/{case_id}/requote",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(
+        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, NotQuotable
+    ),
     summary="Ask for a new quote",
 )
 def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
@@ -60,7 +89,7 @@ def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) 
 @user_router.get(
     "/{case_id}/challenge",
     response_model=Challenge,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound, Conflict),
     summary="The message to sign for proof of ownership",
 )
 def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Challenge:
@@ -73,7 +102,15 @@ def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal
 @user_router.post(
     "/{case_id}/proof",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED,
+        CaseNotFound,
+        InvalidTransition,
+        StaleCase,
+        Conflict,
+        BadSignature,
+        PayloadTooLarge,
+    ),
     summary="Prove ownership",
 )
 def give_proof(
@@ -88,7 +125,9 @@ def give_proof(
 @user_router.post(
     "/{case_id}/info",
     response_model=AppealPublic,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(
+        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, PayloadTooLarge
+    ),
     summary="Answer the appeals team",
 )
 def answer(
@@ -105,7 +144,7 @@ def answer(
 @review_router.get(
     "/queue",
     response_model=AppealPage,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(*AUTHENTICATED, Forbidden),
     summary="Cases waiting for review (reviewer)",
 )
 def review_queue(
@@ -113,8 +152,12 @@ def review_queue(
     principal: CurrentPrincipal,
     network: Annotated[str | None, Query(max_length=64)] = None,
     case_type: Annotated[str | None, Query(max_length=32)] = None,
-    min_value: Annotated[Decimal | None, Query(ge=0, description="Quote currency.")] = None,
-    max_value: Annotated[Decimal | None, Query(ge=0)] = None,
+    min_value: Annotated[
+        str | None, Query(description="Quote currency.", json_schema_extra=_DECIMAL)
+    ] = None,
+    max_value: Annotated[
+        str | None, Query(description="Quote currency.", json_schema_extra=_DECIMAL)
+    ] = None,
     older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AppealPage:
@@ -122,8 +165,8 @@ def review_queue(
     filters = service.QueueFilter(
         network=network,
         case_type=case_type,
-        min_value=min_value,
-        max_value=max_value,
+        min_value=service.quote_value(min_value, "min_value"),
+        max_value=service.quote_value(max_value, "max_value"),
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
     )
     with context.database.unit_of_work() as session:
@@ -134,7 +177,21 @@ def review_queue(
 def _decision(summary: str) -> dict[str, object]:
     return {
         "response_model": AppealPublic,
-        "responses": error_responses(401, 403, 404, 409, 422),
+        "responses": error_responses(
+            *AUTHENTICATED,
+            Forbidden,
+            OwnCase,
+            CaseNotFound,
+            InvalidTransition,
+            StaleCase,
+            ClaimedByAnother,
+            AlreadyApproved,
+            OwnershipNotProven,
+            NotQuotable,
+            PayoutAlreadySigned,
+            UnknownReasonCode,
+            PayloadTooLarge,
+        ),
         "summary": summary,
     }
 
@@ -209,7 +266,16 @@ def ask_user(
 @admin_router.post(
     "/payouts/{case_id}/resolve",
     response_model=AppealPublic,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(
+        *AUTHENTICATED,
+        Forbidden,
+        CaseNotFound,
+        InvalidTransition,
+        StaleCase,
+        PayloadTooLarge,
+        NoChainEvidence,
+        ChainUnreadable,
+    ),
     summary="Settle a quarantined or failed payout (admin)",
 )
 def resolve_payout(

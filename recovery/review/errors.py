@@ -30,6 +30,9 @@ class OwnershipNotProven(Conflict):
 class BadSignature(InvalidInput):
     """Raised when a proof signature is malformed or signed by the wrong address."""
 
+    # Signed by another address than the transfer's sender: ownership is not proven.
+    reason_codes = ("ownership_not_proven",)
+
 
 class ClaimedByAnother(Conflict):
     """Raised when another reviewer holds the case."""

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from recovery.domain.reasons import REJECTABLE
+
+_REJECTABLE: list[JsonValue] = [*sorted(REJECTABLE)]
+
+_STRICT = ConfigDict(extra="forbid")
 
 
 class Acceptance(BaseModel):
@@ -54,7 +58,12 @@ class Rejection(BaseModel):
     """A reviewer's rejection: a reason code and a note the user reads."""
 
     model_config = _STRICT
-    reason_code: str = Field(default="reviewer_rejected", max_length=64)
+    reason_code: str = Field(
+        default="reviewer_rejected",
+        max_length=64,
+        json_schema_extra={"enum": _REJECTABLE},
+        description="One of the rejection reason codes.",
+    )
     note: str = Field(min_length=1, max_length=4000)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ from recovery.appeals.verdicts import judge_case
 from recovery.db.tables import CaseRow, PayoutRow, PayoutTransactionRow
 from recovery.domain.case import Case
 from recovery.domain.errors import InvalidTransition
-from recovery.domain.reasons import ReasonCode
+from recovery.domain.reasons import REJECTABLE
 from recovery.domain.states import CaseStatus
+from recovery.errors import InvalidInput
 from recovery.review.errors import (
     AlreadyApproved,
     ClaimedByAnother,
@@ -48,6 +50,22 @@ class QueueFilter:
     min_value: Decimal | None = None
     max_value: Decimal | None = None
     older_than: timedelta | None = None
+
+
+# A value in the quote currency as a client writes it: digits, and at most 18 decimals.
+DECIMAL_PATTERN = r"^[0-9]{1,30}(\.[0-9]{1,18})?$"
+
+
+def quote_value(text: str | None, field: str) -> Decimal | None:
+    """A non-negative decimal string as a Decimal; a 422 that shows the form otherwise."""
+    if text is None:
+        return None
+    if not re.fullmatch(DECIMAL_PATTERN, text):
+        raise InvalidInput(
+            f"{field}: {text!r} is not a decimal number; write digits with an optional "
+            "fraction, like 2500 or 99.95"
+        )
+    return Decimal(text)
 
 
 def queue(
@@ -247,23 +265,6 @@ def _freeze_payout(
     payout.fee_amount = fee
     payout.quote_id = quote_id
     session.flush()
-
-
-REJECTABLE = frozenset(code.value for code in ReasonCode) - {
-    "filed",
-    "cancelled_by_user",
-    "reorged",
-    "quote_expired",
-    "info_expired",
-    # What the payout engine and operators record; not a reviewer's reason to refuse.
-    "payout_had_no_effect",
-    "payout_reverted",
-    "payout_shortfall",
-    "payout_stalled",
-    "payout_reorged",
-    "payout_outcome_unknown",
-    "operator_decision",
-}
 
 
 def reject(
