@@ -12,6 +12,7 @@ __all__ = [
     "BroadcastAmbiguous",
     "ChainAdapter",
     "ChainError",
+    "HeadView",
     "RpcUnavailable",
     "TokenMetadata",
     "TokenTransfer",
@@ -56,6 +57,19 @@ class TransactionFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class HeadView:
+    """A head and block hashes read together from one endpoint that is not lagging.
+
+    `block_hashes` has every requested height: the canonical hash, or None when the
+    height is above `head`. `endpoint` names the endpoint (no path or query).
+    """
+
+    head: int
+    block_hashes: dict[int, str | None]
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
 class TokenMetadata:
     """A token's self-description; a field is None when the token does not say."""
 
@@ -90,6 +104,10 @@ class ChainAdapter(Protocol):
 
     def block_hashes(self, numbers: Sequence[int]) -> dict[int, str | None]:
         """Canonical block hash per height; None above the head."""
+        ...
+
+    def head_view(self, numbers: Sequence[int]) -> HeadView:
+        """The head and the hashes of `numbers`, from one endpoint that is not lagging."""
         ...
 
     def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:

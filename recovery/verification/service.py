@@ -433,8 +433,9 @@ class Checker:
                 continue
             blocks = sorted({b for c in cases if (b := _block_of(c)) is not None})
             try:
-                head = adapter.head()
-                hashes = adapter.block_hashes(blocks)
+                # Head and hashes from one endpoint, one that is not behind: a lagging
+                # node's "no such block" is never mistaken for a reorg.
+                view = adapter.head_view(blocks)
             except ChainError as exc:
                 report.rpc_errors[network] += 1
                 log.warning(
@@ -446,6 +447,7 @@ class Checker:
                 )
                 self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
                 continue
+            head, hashes = view.head, view.block_hashes
             steady, moving = self._steady(cases, head, hashes, now)
             try:
                 self._record_steady(network, steady, now, report)
