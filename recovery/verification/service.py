@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from chains.base import ChainAdapter, ChainError, TokenMetadata, TransactionFacts
+from chains.errors import NodesBehind
 from policies import Policy, Verdict
 from recovery.appeals.repository import CaseRepository
 from recovery.appeals.verdicts import judge_case, verdict_dict
@@ -436,6 +437,12 @@ class Checker:
                 # Head and hashes from one endpoint, one that is not behind: a lagging
                 # node's "no such block" is never mistaken for a reorg.
                 view = adapter.head_view(blocks)
+            except NodesBehind as exc:
+                report.rpc_errors[network] += 1
+                log.warning("confirming %d cases on %s: %s", len(cases), network, exc)
+                seen = f"no {network} node answers at block {exc.highest_head}, the head seen"
+                self._leave(cases, f"{seen} before; waiting for one to catch up", now, report)
+                continue
             except ChainError as exc:
                 report.rpc_errors[network] += 1
                 log.warning(
