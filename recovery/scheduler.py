@@ -30,6 +30,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import make_url
 
 from chains.evm.adapter import EvmAdapter
+from chains.evm.endpoints import NetworkEndpoints, RestPolicy
 from policies import Policy
 from recovery.api.context import AppContext
 from recovery.errors import InvalidInput, RecoveryError
@@ -58,8 +59,18 @@ def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
             raise InvalidInput(f"RECOVERY_RPC__{network.upper()}: unknown network; known: {known}")
         if policy.networks[network].family != "evm":
             raise InvalidInput(f"RECOVERY_RPC__{network.upper()}: only EVM networks are served")
-        adapters[network] = EvmAdapter(network, endpoints, timeout=settings.rpc_timeout_seconds)
+        adapters[network] = EvmAdapter(
+            network,
+            endpoints,
+            timeout=settings.rpc_timeout_seconds,
+            rest=RestPolicy(first=settings.rpc_rest_seconds, longest=settings.rpc_max_rest_seconds),
+        )
     return adapters
+
+
+def endpoint_reports(adapters: Mapping[str, EvmAdapter]) -> list[NetworkEndpoints]:
+    """Each served network's endpoint states, by network id."""
+    return [adapters[network].endpoint_report() for network in sorted(adapters)]
 
 
 def build_payouts(

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from chains.evm.endpoints import NetworkEndpoints
 from policies import Policy
 from recovery.access.keys import Principal, authenticate
 from recovery.db.engine import Database
@@ -30,6 +31,8 @@ class AppContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Decimals of an unlisted token, asked of its chain (None: unknown, or no chain here).
     token_decimals: Callable[[str, str], int | None] = field(default=lambda _n, _t: None)
+    # This process's view of each served network's RPC endpoints (none: no chains here).
+    endpoint_reports: Callable[[], list[NetworkEndpoints]] = field(default=list)
 
 
 def get_context(request: Request) -> AppContext:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from recovery.appeals import transition_log
 from recovery.db.tables import CaseEventRow, CaseRow, IdempotencyKeyRow
 from recovery.domain.case import Case, CaseEvent, CaseType
 from recovery.domain.errors import StaleCase
@@ -47,6 +48,17 @@ def event_values(event: CaseEvent) -> dict[str, object]:
         "detail": event.detail,
         "created_at": event.created_at,
     }
+
+
+def write_events(session: Session, cases: Sequence[Case]) -> None:
+    """Insert the pending events of `cases` (left pending) and log them once committed.
+
+    The one place case events are written, so every state change is also logged.
+    """
+    events = [event_values(e) for case in cases for e in case.pending_events]
+    if events:
+        session.execute(insert(CaseEventRow), events)
+        transition_log.note(session, cases)
 
 
 def case_from_row(row: CaseRow) -> Case:
@@ -156,12 +168,7 @@ class CaseRepository:
         self._write_events(case)
 
     def _write_events(self, case: Case) -> None:
-        if not case.pending_events:
-            return
-        self.session.execute(
-            insert(CaseEventRow),
-            [event_values(e) for e in case.pending_events],
-        )
+        write_events(self.session, [case])
         case.pending_events.clear()
 
     def get(self, case_id: str) -> Case | None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, insert, or_, select, update
+from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from recovery.appeals.repository import MUTABLE_FIELDS, event_values
-from recovery.db.tables import CaseEventRow, CaseRow
+from recovery.appeals.repository import MUTABLE_FIELDS, write_events
+from recovery.db.tables import CaseRow
 from recovery.domain.case import Case
 from recovery.domain.states import CaseStatus
 
@@ -202,7 +202,7 @@ def save_all_and_release(
     )
     if result.rowcount != len(work):
         raise NotAllWritten(f"{result.rowcount} of {len(work)} cases written")
-    _write_events(connection, [case for case, _ in work])
+    write_events(session, [case for case, _ in work])
 
 
 def save_and_release(
@@ -223,7 +223,7 @@ def save_and_release(
     for case, next_check_at in work:
         result = connection.execute(_SAVE_AND_RELEASE, _save_params(case, next_check_at, owner))
         (written if result.rowcount == 1 else lost).append(case)
-    _write_events(connection, written)
+    write_events(session, written)
     return lost
 
 
@@ -238,12 +238,6 @@ def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict
         b_next_check_at=next_check_at,
     )
     return values
-
-
-def _write_events(connection: Connection, cases: Sequence[Case]) -> None:
-    events = [event_values(e) for case in cases for e in case.pending_events]
-    if events:
-        connection.execute(insert(CaseEventRow), events)
 
 
 def _chunks(ids: Sequence[str], size: int = 1000) -> list[Sequence[str]]:
