@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recovery.db.tables import ApiKeyRow
-from recovery.errors import Forbidden, InvalidInput, Unauthorized
+from recovery.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 KEY_PREFIX = "rk_"
 
@@ -90,5 +92,55 @@ def revoke_key(session: Session, prefix: str, now: datetime) -> bool:
     row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
     if row is None:
         return False
-    row.revoked_at = now
+    if row.revoked_at is None:
+        row.revoked_at = now
     return True
+
+
+def key_row(session: Session, prefix: str) -> ApiKeyRow:
+    """The stored key with id `prefix` (hash only), or NotFound."""
+    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
+    if row is None:
+        raise NotFound(f"no API key with id {prefix!r}; ids are the part after rk_ in a key")
+    return row
+
+
+def key_page(
+    session: Session,
+    *,
+    role: Role | None,
+    subject: str | None,
+    after: str | None,
+    limit: int,
+) -> tuple[list[ApiKeyRow], str | None]:
+    """Keys newest first, optionally of one role or subject; `after` is a page cursor."""
+    query = select(ApiKeyRow)
+    if role is not None:
+        query = query.where(ApiKeyRow.role == role.value)
+    if subject is not None:
+        query = query.where(ApiKeyRow.subject == subject)
+    if after is not None:
+        query = query.where(ApiKeyRow.id < _decode_cursor(after))
+    rows = list(session.scalars(query.order_by(ApiKeyRow.id.desc()).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, _encode_cursor(rows[-1].id)
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        tag, _, number = text.partition(":")
+        # Bounded: the database drivers cannot take an integer above 2**63.
+        if tag != "k" or not number.isdigit() or len(number) > 18:
+            raise ValueError(text)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "cursor: not a cursor from this API; pass next_cursor from the previous page"
+        ) from None

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from recovery import __version__
+from recovery.access import endpoints as access
 from recovery.api import health, metrics
 from recovery.api.context import AppContext
 from recovery.api.errors import install_error_handlers
@@ -15,6 +16,7 @@ from recovery.api.limits import BodySizeLimit
 from recovery.appeals import endpoints as appeals
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
+from recovery.nodes import endpoints as nodes
 from recovery.review import endpoints as review
 
 DESCRIPTION = """\
@@ -41,6 +43,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(review.user_router)
     app.include_router(review.review_router)
     app.include_router(review.admin_router)
+    app.include_router(access.router)
+    app.include_router(nodes.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
