@@ -15,6 +15,9 @@ from typing import Any, Literal
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that log every HTTP request at INFO, full URL included (an RPC URL's path
+# often holds the provider's API key): only their warnings are wanted.
+_CHATTY = ("httpx", "httpcore")
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,3 +52,5 @@ def configure_logging(style: Literal["json", "text"], level: int = logging.INFO)
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

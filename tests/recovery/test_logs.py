@@ -18,11 +18,12 @@ from recovery.settings import Settings
 @pytest.fixture
 def root_logging() -> Iterator[None]:
     """Put the root logger back as pytest had it."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    loggers = [logging.getLogger(name) for name in ("", "httpx", "httpcore")]
+    handlers, levels = list(loggers[0].handlers), [logger.level for logger in loggers]
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    loggers[0].handlers[:] = handlers
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 def test_json_is_the_default_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,4 +77,5 @@ def test_an_endpoint_failover_is_logged_with_network_and_endpoints(
         live,
     )
     assert by_event["rpc_endpoint_failed"]["endpoint"] == closed
+    assert not [e for e in entries if e["logger"].startswith("httpx")], "no line per request"
     assert "ConnectError" in by_event["rpc_endpoint_failed"]["error"]
