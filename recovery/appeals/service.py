@@ -254,7 +254,8 @@ def decode_cursor(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.urlsafe_b64decode(padded.encode()).decode()
         tag, _, number = text.partition(":")
-        if tag != "n" or not number.isdigit():
+        # Bounded: SQLite's driver overflows (a 500) on an integer above 2**63.
+        if tag != "n" or not number.isdigit() or len(number) > 18:
             raise ValueError(text)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
