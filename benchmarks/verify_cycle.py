@@ -8,7 +8,7 @@ ethereum, the token, the exact amount) per transfer into a migrated SQLite file.
 repeat works on a fresh copy of that file and runs, in the same process:
 
 (a) `Checker.verify_cycle()`, the service's path: lease the due claims, one batched
-    `transactions` and one batched `has_code` per network, token metadata once, then per
+    `transactions` and one batched `account_codes` per network, token metadata once, then per
     claim the match, the policy verdict, the transitions, their events and the
     version-checked write. Every claim must end `confirming`;
 (c) the chain reads inside (a) alone (time spent in the adapter calls), to show where the
@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from web3 import HTTPProvider, Web3
 
-from chains.base import TokenMetadata, TransactionFacts
+from chains.base import AccountCode, TokenMetadata, TransactionFacts
 from chains.devnet import AnvilNode, DevnetChain
 from chains.devnet.artifacts import load
 from chains.evm import EvmAdapter
@@ -81,8 +81,8 @@ class TimedAdapter(EvmAdapter):
     def transactions(self, hashes: Sequence[str]) -> dict[str, TransactionFacts | None]:
         return self._timed(lambda: super(TimedAdapter, self).transactions(hashes))
 
-    def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:
-        return self._timed(lambda: super(TimedAdapter, self).has_code(addresses))
+    def account_codes(self, addresses: Sequence[str]) -> dict[str, AccountCode]:
+        return self._timed(lambda: super(TimedAdapter, self).account_codes(addresses))
 
     def token_metadata(self, token: str) -> TokenMetadata:
         return self._timed(lambda: super(TimedAdapter, self).token_metadata(token))
@@ -265,7 +265,7 @@ def report(
     )
     print(
         f"(c)   of which chain reads (adapter):   {reads:7.3f}s  "
-        f"(transactions + has_code + token metadata); the rest (median of (a) - (c) per "
+        f"(transactions + account_codes + token metadata); the rest (median of (a) - (c) per "
         f"run), {database:.3f}s, is the lease, the per-claim work and the database writes"
     )
     print(

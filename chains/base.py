@@ -9,10 +9,12 @@ from typing import Literal, Protocol, runtime_checkable
 from chains.errors import BroadcastAmbiguous, ChainError, RpcUnavailable
 
 __all__ = [
+    "AccountCode",
     "BroadcastAmbiguous",
     "ChainAdapter",
     "ChainError",
     "HeadView",
+    "NativeMove",
     "RpcUnavailable",
     "TokenMetadata",
     "TokenTransfer",
@@ -70,6 +72,43 @@ class HeadView:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeMove:
+    """Native value one call frame of a transaction moved, read from the node's call trace.
+
+    The transaction's own (top-level) value is its first frame; frames that reverted, or
+    sit inside a frame that reverted, moved nothing and are left out.
+    """
+
+    sender: str
+    recipient: str
+    value: int
+    depth: int
+
+
+def value_into(moves: Sequence[NativeMove], address: str) -> int:
+    """Native base units that `moves` put into `address` (all frames together)."""
+    wanted = address.lower()
+    return sum(m.value for m in moves if m.recipient.lower() == wanted)
+
+
+AccountCodeKind = Literal["none", "contract", "delegation"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCode:
+    """What an address holds: no code, a contract's code, or an EIP-7702 delegation."""
+
+    kind: AccountCodeKind
+    # The account the delegation points to (kind "delegation" only).
+    delegate: str | None = None
+
+    @property
+    def has_code(self) -> bool:
+        """True for a contract and for a delegated account alike."""
+        return self.kind != "none"
+
+
+@dataclass(frozen=True, slots=True)
 class TokenMetadata:
     """A token's self-description; a field is None when the token does not say."""
 
@@ -112,6 +151,17 @@ class ChainAdapter(Protocol):
 
     def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:
         """Whether each address holds contract code, keyed by the address as given."""
+        ...
+
+    def account_codes(self, addresses: Sequence[str]) -> dict[str, AccountCode]:
+        """What code each address holds (none, contract, delegation), keyed as given."""
+        ...
+
+    def native_moves(self, hashes: Sequence[str]) -> dict[str, tuple[NativeMove, ...] | None]:
+        """Native value moved by every call frame of each transaction, from a call trace.
+
+        None for a transaction the node does not know. Only for networks whose nodes trace.
+        """
         ...
 
     def token_metadata(self, token: str) -> TokenMetadata:

@@ -59,14 +59,36 @@ def deposit_address_is_eoa(ref: ConditionRef, ctx: ConditionContext, where: str)
             ref.id, "pending", f"not yet known whether the deposit address holds code {where}"
         )
     if is_contract:
-        return ConditionResult(
-            ref.id,
-            "fail",
-            f"the deposit address is a contract on {ctx.network.id}; its key cannot move funds",
-            ReasonCode.DEPOSIT_ADDRESS_IS_CONTRACT,
+        delegate = ctx.facts.deposit_address_delegate
+        detail = (
+            f"the deposit address carries an EIP-7702 delegation to {delegate} on "
+            f"{ctx.network.id}, and {ctx.network.id} requires a deposit address without code"
+            if delegate
+            else f"the deposit address is a contract on {ctx.network.id}; its key cannot move funds"
         )
+        return ConditionResult(ref.id, "fail", detail, ReasonCode.DEPOSIT_ADDRESS_IS_CONTRACT)
     return ConditionResult(
         ref.id, "pass", f"the deposit address is an externally owned account on {ctx.network.id}"
+    )
+
+
+def deposit_address_has_code(ctx: ConditionContext) -> ConditionResult | None:
+    """Pending for a reviewer when the deposit address holds code; None when it holds none.
+
+    Not a condition policy data names: the engine adds it to every case, because code at
+    the deposit address (a contract, or an EIP-7702 delegation that runs on every call to
+    it) may move or keep what arrives, and only a person can judge that before a payout.
+    """
+    if not ctx.facts.deposit_address_is_contract:
+        return None
+    delegate = ctx.facts.deposit_address_delegate
+    held = f"carries an EIP-7702 delegation to {delegate}" if delegate else "holds contract code"
+    return ConditionResult(
+        "deposit_address_has_code",
+        "pending",
+        f"the deposit address {held} on {ctx.network.id}; it is never paid without a "
+        "reviewer who has looked at that code and approves with acknowledge: "
+        "[deposit_address_has_code]",
     )
 
 

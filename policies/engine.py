@@ -15,6 +15,10 @@ Rules, in the order they are applied (the first refusal ends the evaluation):
    by the normal deposit flow: `already_credited`.
 6. Every condition of the class is evaluated and reported. A value at or above
    `ownership_proof_min_value`, or a token without a price, adds `ownership_proof`.
+   A deposit address that holds code (a contract, an EIP-7702 delegation) adds the pending
+   `deposit_address_has_code` on every network that does not refuse it outright through
+   `deposit_address_is_eoa`: the class becomes at least conditional and the verdict's
+   `review_flags` name it, so that no reviewer approves it without having seen it.
 7. A value below the fee schedule's `min_value` gives `below_minimum_value`; a fee that
    leaves nothing to pay out gives `fee_exceeds_value`.
 
@@ -24,9 +28,15 @@ Eligible means no refusal and no failed condition; pending conditions do not blo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
-from policies.conditions import CONDITIONS, ConditionContext, ConditionResult, money
+from policies.conditions import (
+    CONDITIONS,
+    ConditionContext,
+    ConditionResult,
+    deposit_address_has_code,
+    money,
+)
 from policies.errors import NotQuotableError
 from policies.facts import Facts
 from policies.fees import NetworkCost, Quote, compute_quote, value_of
@@ -58,6 +68,8 @@ class Verdict:
     summary: str
     value: Decimal | None = None
     needs_second_approval: bool = False
+    # Conditions a reviewer must say they have looked at when approving the case.
+    review_flags: tuple[str, ...] = ()
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -75,7 +87,9 @@ def format_amount(amount: int, decimals: int | None) -> str:
     """Base units as a decimal string with the asset's decimals (or raw units if unknown)."""
     if decimals is None:
         return f"{amount} base units"
-    text = f"{Decimal(amount).scaleb(-decimals):f}"
+    # Wide enough for 2^256 (78 digits) at any decimals: the default 28 digits would round.
+    with localcontext(Context(prec=200)):
+        text = f"{Decimal(amount).scaleb(-decimals):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -185,6 +199,17 @@ def evaluate(facts: Facts, policy: Policy, prices: PriceSource) -> Verdict:
         asset=symbol,
     )
     results = tuple(CONDITIONS[r.ref.id](r.ref, context, r.where) for r in required.values())
+    review_flags: tuple[str, ...] = ()
+    # Code at the deposit address is never paid without a reviewer, on any class; where
+    # the network requires an account without code, that condition has refused it already.
+    has_code = None if "deposit_address_is_eoa" in required else deposit_address_has_code(context)
+    if has_code is not None:
+        results = (*results, has_code)
+        review_flags = (has_code.id,)
+        if klass is RecoveryClass.DIRECT and RecoveryClass.CONDITIONAL in policy.fee_schedules.get(
+            case_type, {}
+        ):
+            klass = RecoveryClass.CONDITIONAL
 
     refusals: list[tuple[str, str]] = []
     schedule = policy.fee_schedule(case_type, klass)
@@ -255,6 +280,7 @@ def evaluate(facts: Facts, policy: Policy, prices: PriceSource) -> Verdict:
         summary=summary + ".",
         value=value,
         needs_second_approval=value is None or value >= policy.thresholds.second_approval_min_value,
+        review_flags=review_flags,
     )
 
 

@@ -26,6 +26,8 @@ class Facts:
     token: str | None = None
     token_decimals: int | None = None
     deposit_address_is_contract: bool | None = None
+    # The EIP-7702 delegate when the deposit address's code is a delegation designator.
+    deposit_address_delegate: str | None = None
     sender: str | None = None
     ownership_proven: bool = False
     token_transferable: bool | None = None

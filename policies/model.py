@@ -155,6 +155,9 @@ class Network(_Frozen):
     wrong_network: CaseTypePolicy
     unlisted_token: CaseTypePolicy
     devnet: bool = False
+    # Whether this network's nodes answer `debug_traceTransaction` with a call tracer, so
+    # that native value a contract moved (an internal transfer) can be verified.
+    traces: bool = False
 
     @field_validator("explorer_tx_url")
     @classmethod

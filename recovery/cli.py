@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 from datetime import UTC, datetime
-from functools import partial
 from typing import IO, Annotated
 
 import typer
@@ -68,7 +67,6 @@ def serve(
         build_adapters,
         build_checker,
         build_payouts,
-        endpoint_reports,
     )
 
     settings = _settings()
@@ -104,6 +102,7 @@ def serve(
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
         context.token_decimals = TokenDecimals(adapters)
+        context.adapters = adapters
         payouts = build_payouts(settings, context, adapters)
         if payouts is not None and cluster is not None:
             for network in cluster.nodes:
@@ -116,7 +115,6 @@ def serve(
             f"database {settings.database_url}; policy {context.policy.version}; "
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
         )
-        context.endpoint_reports = partial(endpoint_reports, adapters)
         # log_config=None: uvicorn's own loggers go through the handler configured above.
         uvicorn.run(create_app(context), host=host, port=port, log_level="info", log_config=None)
     finally:

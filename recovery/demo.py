@@ -65,6 +65,7 @@ def run(say: Callable[[str], None] = print, timeout: float = 90.0) -> int:
         context = build_context(settings)
         adapters = build_adapters(settings, context.policy)
         context.token_decimals = TokenDecimals(adapters)
+        context.adapters = adapters
         signer = build_signer(settings, context.policy, adapters)
         assert signer is not None
         for network in ("ethereum", "bsc"):
@@ -177,13 +178,14 @@ def _story(
         say(f"   {reviewer} approved -> {decided['status']}")
     paid = _until(lambda: call("alice", "GET", path), "paid", timeout)
     net = int(paid["verdict"]["quote"]["net_amount"])
+    delivered = int(paid["delivered_amount"])
     for event in call("alice", "GET", f"{path}/events")["items"][-4:]:
         say(f"   {event['from_status']} -> {event['to_status']}: {event['detail']}")
     balance = int(bsc.token_balance(usdt, sender))
     say(
         f"8. refund address {sender} now holds {balance} units "
         f"({balance // 10**6:,}.{balance % 10**6:06d} USDT) on bsc; the approved net payout "
-        f"was {net}"
+        f"was {net}, the chain shows delivered_amount {delivered}"
     )
     return balance
 

@@ -30,7 +30,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import make_url
 
 from chains.evm.adapter import EvmAdapter
-from chains.evm.endpoints import NetworkEndpoints, RestPolicy
+from chains.evm.endpoints import RestPolicy
 from policies import Policy
 from recovery.api.context import AppContext
 from recovery.errors import InvalidInput, RecoveryError
@@ -64,13 +64,11 @@ def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
             endpoints,
             timeout=settings.rpc_timeout_seconds,
             rest=RestPolicy(first=settings.rpc_rest_seconds, longest=settings.rpc_max_rest_seconds),
+            # A devnet's chain may be reset (`make run` starts fresh nodes on a kept
+            # database): its heads may go back once every endpoint agrees.
+            rewinds=policy.networks[network].devnet,
         )
     return adapters
-
-
-def endpoint_reports(adapters: Mapping[str, EvmAdapter]) -> list[NetworkEndpoints]:
-    """Each served network's endpoint states, by network id."""
-    return [adapters[network].endpoint_report() for network in sorted(adapters)]
 
 
 def build_payouts(
@@ -88,7 +86,10 @@ def build_payouts(
         adapters,
         signer,
         context.clock,
-        lease=timedelta(seconds=max(settings.lease_seconds, 120)),
+        lease=timedelta(seconds=settings.payout_lease_seconds),
+        bump_after=timedelta(seconds=settings.payout_bump_after_seconds),
+        stall_after=timedelta(seconds=settings.payout_stall_after_seconds),
+        fee_caps=settings.payout_fee_cap_wei,
     )
 
 

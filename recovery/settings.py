@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # One JSON object per log line (json), or lines for people (text); None: text in
     # development, json anywhere else.
     log_format: Literal["json", "text"] | None = None
+    # Payouts: a worker holds a case this long and renews the lease at every step (a
+    # worker that finds its lease gone signs nothing); a payout unmined this long is
+    # re-signed on its nonce with fees 12.5% higher, never above the network's cap
+    # (wei per gas; RECOVERY_PAYOUT_FEE_CAP_WEI__BSC=20000000000; without one, four times
+    # the first fee); one unmined this long goes to `quarantined` for an operator.
+    payout_lease_seconds: float = Field(default=120.0, gt=0)
+    payout_bump_after_seconds: float = Field(default=300.0, gt=0)
+    payout_stall_after_seconds: float = Field(default=3600.0, gt=0)
+    payout_fee_cap_wei: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("policy_overlays", mode="before")
     @classmethod

@@ -129,6 +129,16 @@ class DevnetChain:
         self.rpc("anvil_setCode", address, artifacts.load(contract).deployed_bytecode)
         return str(to_checksum_address(address))
 
+    def delegate(self, address: str, target: str) -> str:
+        """Give `address` an EIP-7702 delegation to `target` (its code: 0xef0100 + target)."""
+        designator = "0xef0100" + target.lower().removeprefix("0x")
+        self.rpc("anvil_setCode", address, designator)
+        return str(to_checksum_address(address))
+
+    def clear_code(self, address: str) -> None:
+        """Remove any code (contract or delegation) from `address`."""
+        self.rpc("anvil_setCode", address, "0x")
+
     # Transactions
 
     def send(
@@ -233,8 +243,52 @@ class DevnetChain:
         """Deploy a token whose transfer() returns nothing and that has no decimals()."""
         return self.deploy("NoReturnToken", supply)
 
+    def deploy_quirky_token(
+        self, symbol: str = "QRK", name: str = "Quirky Token", decimals: int = 6
+    ) -> str:
+        """Deploy a `QuirkyToken`, an ERC-20 with owner knobs for misbehaving.
+
+        Its owner (`accounts[0]`) can switch on a fee on transfer, a pause, a block list
+        and `false` returns, and can seize balances. It starts with no supply and behaves
+        like `TestToken` (`mint`, `transfer_token` work on it) until a knob is turned with
+        `quirk` or the helpers below.
+        """
+        return self.deploy("QuirkyToken", name, symbol, decimals)
+
+    def quirk(self, token: str, function: str, *args: Any, sender: str | None = None) -> str:
+        """Call an owner knob of a `QuirkyToken` from its owner; raises if it reverted.
+
+        The knobs: `setFeeBps`, `setPaused`, `setBlocked`, `setReturnFalse`, `seize`.
+        """
+        tx_hash = self.call_contract("QuirkyToken", token, function, *args, sender=sender)
+        if not self.automine:
+            return tx_hash
+        if int(self.receipt(tx_hash)["status"], 16) != 1:
+            raise ChainError(f"{self.network}: {function}{args!r} on {token} reverted in {tx_hash}")
+        return tx_hash
+
+    def set_token_fee(self, token: str, bps: int) -> str:
+        """Take `bps` basis points of every transfer of a `QuirkyToken` as a fee to its owner."""
+        return self.quirk(token, "setFeeBps", bps)
+
+    def pause_token(self, token: str, paused: bool = True) -> str:
+        """Make every transfer of a `QuirkyToken` revert with "paused" (or allow them again)."""
+        return self.quirk(token, "setPaused", paused)
+
+    def block_address(self, token: str, address: str, blocked: bool = True) -> str:
+        """Make `QuirkyToken` transfers from or to `address` revert with "blocked"."""
+        return self.quirk(token, "setBlocked", address, blocked)
+
+    def set_return_false(self, token: str, enabled: bool = True) -> str:
+        """Have an uncovered `QuirkyToken` transfer return false instead of reverting."""
+        return self.quirk(token, "setReturnFalse", enabled)
+
+    def seize(self, token: str, holder: str, to: str, value: int) -> str:
+        """The `QuirkyToken` owner moves `value` of `holder`'s balance to `to` (clawback)."""
+        return self.quirk(token, "seize", holder, to, value)
+
     def mint(self, token: str, to: str, value: int) -> str:
-        """Mint `value` base units of a `TestToken` to `to`."""
+        """Mint `value` base units of a `TestToken` (or `QuirkyToken`) to `to`."""
         return self.call_contract("TestToken", token, "mint", to, value)
 
     def transfer_token(self, token: str, sender: str, recipient: str, value: int) -> str:
@@ -287,6 +341,36 @@ class DevnetChain:
             sender=sender,
             gas=200_000 + 60_000 * len(payments),
         )
+
+    def deploy_forwarder(self) -> str:
+        """Deploy the `Forwarder` that sends native coin on through internal transfers."""
+        return self.deploy("Forwarder")
+
+    def forward_native(
+        self,
+        forwarder: str,
+        sender: str,
+        payments: Sequence[tuple[str, int]],
+        *,
+        undo: bool = False,
+    ) -> str:
+        """One transaction to `forwarder` whose call frames pay each (recipient, value).
+
+        The top-level value goes to the forwarder; the recipients get theirs only as
+        internal transfers. `undo` sends one payment through a frame that reverts (the
+        transaction still succeeds and the recipient ends up with nothing).
+        """
+        total = sum(value for _, value in payments)
+        if undo:
+            ((recipient, _),) = payments
+            data = artifacts.load("Forwarder").call_data("forwardThenUndo", recipient)
+        elif len(payments) == 1:
+            data = artifacts.load("Forwarder").call_data("forward", payments[0][0])
+        else:
+            data = artifacts.load("Forwarder").call_data(
+                "split", [r for r, _ in payments], [v for _, v in payments]
+            )
+        return self.send(sender, forwarder, data, value=total, gas=200_000 + 50_000 * len(payments))
 
     def deploy_collectible(self) -> str:
         """Deploy an ERC-721-style collectible whose Transfer log has 4 topics."""

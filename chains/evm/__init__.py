@@ -7,10 +7,12 @@ from chains.evm.payout import (
     FeeParams,
     InvalidPayoutTransaction,
     Receipt,
+    TransferSimulation,
     broadcast_payout,
     bumped,
     erc20_transfer_tx,
     native_transfer_tx,
+    revert_reason,
 )
 
 __all__ = [
@@ -20,8 +22,10 @@ __all__ = [
     "FeeParams",
     "InvalidPayoutTransaction",
     "Receipt",
+    "TransferSimulation",
     "broadcast_payout",
     "bumped",
     "erc20_transfer_tx",
     "native_transfer_tx",
+    "revert_reason",
 ]

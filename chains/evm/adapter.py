@@ -12,20 +12,34 @@ from typing import Any
 import httpx
 from eth_utils.crypto import keccak
 
-from chains.base import HeadView, TokenMetadata, TransactionFacts, TransactionStatus
+from chains.base import (
+    AccountCode,
+    HeadView,
+    NativeMove,
+    TokenMetadata,
+    TransactionFacts,
+    TransactionStatus,
+)
 from chains.errors import (
     BroadcastAmbiguous,
     BroadcastRejected,
     ChainError,
     InvalidChainInput,
     NodesBehind,
+    RpcError,
     RpcUnavailable,
     UnexpectedResponse,
 )
 from chains.evm import metadata
 from chains.evm.addresses import checksum
 from chains.evm.endpoints import NetworkEndpoints, RestPolicy
-from chains.evm.payout import FeeParams, Receipt
+from chains.evm.payout import (
+    ERC20_TRANSFER_SELECTOR,
+    FeeParams,
+    Receipt,
+    TransferSimulation,
+    revert_reason,
+)
 from chains.evm.rpc import EndpointFailed, JsonRpcClient, RpcReply, rpc_error
 from chains.evm.transfers import decode_transfers
 
@@ -42,6 +56,12 @@ _NONCE_TAKEN = (
     "replacement transaction underpriced",
     "replacement fee too low",
 )
+# An EIP-7702 delegated account's code: this prefix and the delegate's 20-byte address.
+_DELEGATION_PREFIX = bytes.fromhex("ef0100")
+# Call frames that move value from their sender to their recipient (DELEGATECALL and
+# CALLCODE run code with a value but move none; STATICCALL carries none).
+_VALUE_FRAMES = frozenset({"CALL", "CREATE", "CREATE2", "SELFDESTRUCT"})
+_CALL_TRACER = {"tracer": "callTracer"}
 _BLOCK_TAGS = ("latest", "pending", "safe", "finalized", "earliest")
 # Fields eth_estimateGas is given: fees are left out so that an address still waiting for
 # its gas top-up can be estimated.
@@ -50,6 +70,19 @@ _ESTIMATE_FIELDS = ("from", "to", "value", "data", "input")
 _REVERT_MARKERS = ("revert", "execution", "invalid opcode", "out of gas", "vm exception")
 # transfer(0x..dEaD, 0) sent from 0x..dEaD: moves nothing, reveals what transfer() returns.
 _PROBE_ACCOUNT = "0x000000000000000000000000000000000000dEaD"
+# (token or None for the native coin, holder address, block number or tag)
+BalanceQuery = tuple[str | None, str, int | str]
+_UINT256_MAX = 2**256 - 1
+_RETURNED_FALSE = "transfer() returned false"
+# How nodes word "I do not serve this method" (geth and anvil: -32601 "Method not found").
+_NO_METHOD_MARKERS = ("not found", "not supported", "unsupported", "does not exist", "not avail")
+# Answers about the simulated transaction itself rather than about the node.
+_REFUSAL_MARKERS = (*_REVERT_MARKERS, "insufficient funds", "intrinsic gas", "gas limit")
+# Runtime code put at `_BALANCE_PROBE` by a simulation's state override: returns
+# BALANCE(calldata word 0), so a simulated block can read native balances between calls.
+# PUSH1 0 CALLDATALOAD BALANCE PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN (no PUSH0: pre-Shanghai).
+_BALANCE_PROBE = "0x" + keccak(text="recovery.chains.native-balance-probe")[-20:].hex()
+_BALANCE_PROBE_CODE = "0x600035316000526020" + "6000f3"
 _ZERO_SELF_TRANSFER = (
     "0x"
     + keccak(text="transfer(address,uint256)")[:4].hex()
@@ -76,6 +109,7 @@ class EvmAdapter:
         batch_size: int = 500,
         rest: RestPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        rewinds: bool = False,
     ) -> None:
         self.network = network
         self.batch_size = batch_size
@@ -87,6 +121,7 @@ class EvmAdapter:
             backoff=backoff,
             rest=rest,
             clock=clock,
+            rewinds=rewinds,
         )
 
     @property
@@ -158,7 +193,66 @@ class EvmAdapter:
             )
         return int.from_bytes(raw[:32], "big")
 
+    def native_balance_at(self, address: str, block: int | str) -> int:
+        """Native balance of `address` at block `block` (a number or a tag).
+
+        Older blocks need a node that keeps historical state (an archive node, anvil).
+        """
+        return self.balances_at([(None, address, block)])[(None, address, block)]
+
+    def token_balance_at(self, token: str, address: str, block: int | str) -> int:
+        """`token` balance of `address` at block `block` (a number or a tag)."""
+        return self.balances_at([(token, address, block)])[(token, address, block)]
+
+    def finalized_head(self) -> int | None:
+        """Number of the `finalized` block; None when the node knows no such tag.
+
+        A JSON-RPC error or a null block both mean "no finality here": the caller
+        falls back to confirmation depth. An unreachable network still raises.
+        """
+        try:
+            block = self._rpc.call("eth_getBlockByNumber", ["finalized", False])
+        except RpcError:
+            return None
+        if not isinstance(block, dict) or block.get("number") is None:
+            return None
+        return self._quantity(block["number"], "eth_getBlockByNumber")
+
     # Batched reads
+
+    def balances_at(self, queries: Sequence[BalanceQuery]) -> dict[BalanceQuery, int]:
+        """Balances for `(token or None for native, address, block)` triples in one batch.
+
+        Keyed by the query as given. A token balance that cannot be read (a revert, a
+        short answer) raises, as does a block the node has no state for.
+        """
+        wanted = list(dict.fromkeys(queries))
+        requests: list[tuple[str, Sequence[Any]]] = []
+        for token, address, block in wanted:
+            self._address(address)
+            tag = self._block_param(block)
+            if token is None:
+                requests.append(("eth_getBalance", [address, tag]))
+            else:
+                self._address(token)
+                call = {"to": token, "data": self._balance_of_data(address)}
+                requests.append(("eth_call", [call, tag]))
+        replies = self._batch(requests)
+        balances: dict[BalanceQuery, int] = {}
+        for query, reply in zip(wanted, replies, strict=True):
+            token, _, _ = query
+            if token is None:
+                balances[query] = self._quantity(
+                    self._result(reply, "eth_getBalance"), "eth_getBalance"
+                )
+                continue
+            raw = self._bytes(self._result(reply, "eth_call balanceOf"), "eth_call balanceOf")
+            if len(raw) < 32:
+                raise UnexpectedResponse(
+                    self.network, "eth_call balanceOf", f"{token} returned {len(raw)} bytes, not 32"
+                )
+            balances[query] = int.from_bytes(raw[:32], "big")
+        return balances
 
     def transactions(self, hashes: Sequence[str]) -> dict[str, TransactionFacts | None]:
         """Facts per hash, keyed by the hash as given; None when not found or not yet mined.
@@ -202,6 +296,8 @@ class EvmAdapter:
         network (the endpoint is lagging), or when it lacks a block at or below its own
         head (it contradicts itself). An endpoint whose head is below one of `numbers`
         (blocks an earlier answer showed) is used only if no other one is further on.
+        With `rewinds` (a devnet, which may be reset), when every endpoint answered and
+        all were below the highest head, the chain went back: the best answer stands.
         Raises `NodesBehind` when every endpoint that answered was lagging, and
         `RpcUnavailable` when none answered at all.
         """
@@ -219,6 +315,10 @@ class EvmAdapter:
             if attempt:
                 self._rpc.pause(attempt)
             fallback: tuple[int, HeadView] | None = None
+            # Answers below the highest head; on a devnet, when every endpoint gave one,
+            # the chain itself went back (a reset or a rewind) and the best one stands.
+            below: list[tuple[int, int, list[RpcReply]]] = []
+            trouble = bool(failures)
             for index in order:
                 url = pool.url(index)
                 try:
@@ -232,20 +332,20 @@ class EvmAdapter:
                     if highest is not None:
                         lagging = True
                         failures[url] = f"lagging: head {head}, below {highest} seen before"
+                        below.append((index, head, replies))
                         continue
                     view = self._view(pool.name(index), head, wanted, replies[1:])
                 except EndpointFailed as exc:
                     failures[url] = exc.reason
+                    trouble = True
                     continue
                 except ChainError as exc:  # it answered, but not with what was asked
                     pool.failed(index, str(exc))
                     failures[url] = str(exc)
+                    trouble = True
                     continue
-                missing = [n for n, h in view.block_hashes.items() if h is None and n <= head]
-                if missing:
-                    why = f"head {head}, yet no block {missing[0]}"
-                    pool.failed(index, why, contradiction=True)
-                    failures[url] = f"contradicts itself: {why}"
+                if self._contradicts(index, view, failures):
+                    trouble = True
                     continue
                 pool.saw_head(index, head)
                 if wanted and head < max(wanted):
@@ -258,12 +358,33 @@ class EvmAdapter:
             if fallback is not None:
                 pool.answered(fallback[0])
                 return fallback[1]
+            if below and pool.rewinds and not trouble:
+                index, head, replies = max(below, key=lambda answer: answer[1])
+                try:
+                    view = self._view(pool.name(index), head, wanted, replies[1:])
+                except ChainError as exc:
+                    pool.failed(index, str(exc))
+                    break
+                if not self._contradicts(index, view, failures):
+                    pool.rewound(index, head)
+                    pool.answered(index)
+                    return view
             if lagging:
                 break  # asking again at once will not make a lagging node catch up
         if lagging:
             highest = pool.highest_head
             raise NodesBehind(self.network, "eth_blockNumber", highest or 0, failures)
         raise RpcUnavailable(self.network, "eth_blockNumber", failures)
+
+    def _contradicts(self, index: int, view: HeadView, failures: dict[str, str]) -> bool:
+        """Whether the endpoint lacks a block at or below its own head (counted if so)."""
+        missing = [n for n, h in view.block_hashes.items() if h is None and n <= view.head]
+        if not missing:
+            return False
+        why = f"head {view.head}, yet no block {missing[0]}"
+        self._rpc.pool.failed(index, why, contradiction=True)
+        failures[self._rpc.pool.url(index)] = f"contradicts itself: {why}"
+        return True
 
     def _view(
         self, endpoint: str, head: int, wanted: Sequence[int], replies: Sequence[RpcReply]
@@ -286,14 +407,74 @@ class EvmAdapter:
         An EIP-7702 delegated account shows its delegation designator as code and so
         counts as having code; the caller decides what that means for it.
         """
+        return {address: code.has_code for address, code in self.account_codes(addresses).items()}
+
+    def account_codes(self, addresses: Sequence[str]) -> dict[str, AccountCode]:
+        """What each address holds at the head, in one batch, keyed by the address as given.
+
+        Code of exactly `0xef0100` + 20 bytes is an EIP-7702 delegation designator: the
+        account still has its key, and the delegate's code runs whenever it is called.
+        """
         wanted = list(dict.fromkeys(addresses))
         for address in wanted:
             self._address(address)
         replies = self._batch([("eth_getCode", [a, "latest"]) for a in wanted])
-        return {
-            address: len(self._bytes(self._result(reply, "eth_getCode"), "eth_getCode")) > 0
-            for address, reply in zip(wanted, replies, strict=True)
-        }
+        codes: dict[str, AccountCode] = {}
+        for address, reply in zip(wanted, replies, strict=True):
+            code = self._bytes(self._result(reply, "eth_getCode"), "eth_getCode")
+            if not code:
+                codes[address] = AccountCode("none")
+            elif len(code) == 23 and code.startswith(_DELEGATION_PREFIX):
+                codes[address] = AccountCode("delegation", checksum("0x" + code[3:].hex()))
+            else:
+                codes[address] = AccountCode("contract")
+        return codes
+
+    def native_moves(self, hashes: Sequence[str]) -> dict[str, tuple[NativeMove, ...] | None]:
+        """Native value moved by every call frame of each transaction, in one batch.
+
+        Read with `debug_traceTransaction` and the `callTracer`, so only for networks whose
+        nodes trace. Frames that reverted, and every frame inside one, are left out: what
+        they sent was undone. None for a transaction the node does not know.
+        """
+        wanted = list(dict.fromkeys(hashes))
+        for tx_hash in wanted:
+            if not _TX_HASH.match(tx_hash):
+                raise InvalidChainInput(self.network, "transaction hash", tx_hash)
+        replies = self._batch([("debug_traceTransaction", [h, _CALL_TRACER]) for h in wanted])
+        moves: dict[str, tuple[NativeMove, ...] | None] = {}
+        for tx_hash, reply in zip(wanted, replies, strict=True):
+            trace = self._result(reply, "debug_traceTransaction")
+            # A node that does not know the hash answers null, or (anvil) an empty struct log.
+            if not isinstance(trace, dict) or "type" not in trace:
+                moves[tx_hash] = None
+                continue
+            found: list[NativeMove] = []
+            try:
+                self._collect_moves(trace, 0, found)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise UnexpectedResponse(
+                    self.network, "debug_traceTransaction", f"{tx_hash}: {exc!r}"
+                ) from exc
+            moves[tx_hash] = tuple(found)
+        return moves
+
+    def _collect_moves(self, frame: dict[str, Any], depth: int, into: list[NativeMove]) -> None:
+        if frame.get("error"):
+            return  # reverted: neither it nor anything inside it moved value
+        value = int(str(frame.get("value") or "0x0"), 16)
+        recipient = frame.get("to")
+        if value > 0 and recipient and str(frame.get("type", "")).upper() in _VALUE_FRAMES:
+            into.append(
+                NativeMove(
+                    sender=checksum(str(frame["from"])),
+                    recipient=checksum(str(recipient)),
+                    value=value,
+                    depth=depth,
+                )
+            )
+        for child in frame.get("calls") or []:
+            self._collect_moves(child, depth + 1, into)
 
     def token_metadata(self, token: str) -> TokenMetadata:
         """Symbol, name, decimals and transfer() return shape in one batch.
@@ -406,12 +587,7 @@ class EvmAdapter:
         The service allocates payout nonces from its database, never from this answer.
         """
         self._address(address)
-        if isinstance(block, bool) or not (
-            block in _BLOCK_TAGS or (isinstance(block, int) and block >= 0)
-        ):
-            raise InvalidChainInput(self.network, "block tag or number", block)
-        tag = hex(block) if isinstance(block, int) else block
-        result = self._rpc.call("eth_getTransactionCount", [address, tag])
+        result = self._rpc.call("eth_getTransactionCount", [address, self._block_param(block)])
         return self._quantity(result, "eth_getTransactionCount")
 
     def fee_params(
@@ -464,6 +640,144 @@ class EvmAdapter:
         tip = max(tip, min_priority_fee_per_gas)
         return FeeParams.eip1559(2 * next_base_fee + tip, tip)
 
+    def simulate_transfer(
+        self,
+        *,
+        token: str | None,
+        sender: str,
+        recipient: str,
+        amount: int,
+        block: int | str = "latest",
+    ) -> TransferSimulation:
+        """What `sender` sending `amount` of `token` (None: the native coin) would do.
+
+        One batch: `eth_simulateV1` of one block with three calls from `sender` (the
+        recipient's balance, the transfer, the balance again), `eth_estimateGas` of the
+        transfer and, for a token, its code. Native balances are read inside the block
+        by a probe contract placed with a state override. The simulation runs without
+        validation, so a sender holding no native coin for gas can be simulated; a native
+        `amount` above the sender's balance is refused by the node (ok False, its
+        message as reason). A node without `eth_simulateV1` gets an `eth_call` of the
+        transfer: reverts and `false` returns are caught, `delivered` is None.
+        """
+        self._address(sender)
+        self._address(recipient)
+        if token is not None:
+            self._address(token)
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise InvalidChainInput(self.network, "amount", amount)
+        if not 0 <= amount <= _UINT256_MAX:
+            raise InvalidChainInput(self.network, "amount", amount)
+        tag = self._block_param(block)
+        transfer: dict[str, str]
+        if token is None:
+            transfer = {"from": sender, "to": recipient, "value": hex(amount)}
+            read = {"from": sender, "to": _BALANCE_PROBE, "data": "0x" + _word(recipient)}
+            block_calls: dict[str, Any] = {
+                "stateOverrides": {_BALANCE_PROBE: {"code": _BALANCE_PROBE_CODE}},
+                "calls": [read, transfer, read],
+            }
+        else:
+            data = "0x" + ERC20_TRANSFER_SELECTOR.hex() + _word(recipient) + f"{amount:064x}"
+            transfer = {"from": sender, "to": token, "data": data}
+            read = {"from": sender, "to": token, "data": self._balance_of_data(recipient)}
+            block_calls = {"calls": [read, transfer, read]}
+        requests: list[tuple[str, Sequence[Any]]] = [
+            ("eth_simulateV1", [{"blockStateCalls": [block_calls]}, tag]),
+            ("eth_estimateGas", [transfer, tag]),
+        ]
+        if token is not None:
+            requests.append(("eth_getCode", [token, tag]))
+        replies = self._batch(requests)
+        estimate = self._optional_quantity(replies[1], "eth_estimateGas")
+        if token is not None and not self._bytes(
+            self._result(replies[2], "eth_getCode"), "eth_getCode"
+        ):
+            return TransferSimulation(ok=False, delivered=None, reason="token has no code")
+        simulated = replies[0]
+        if simulated.error is not None:
+            if _no_such_method(simulated.error):
+                return self._call_transfer(transfer, tag, estimate, native=token is None)
+            return TransferSimulation(
+                ok=False, delivered=None, reason=self._refusal(simulated.error, "eth_simulateV1")
+            )
+        return self._read_simulation(simulated.result, amount, estimate, native=token is None)
+
+    def _read_simulation(
+        self, result: Any, amount: int, estimate: int | None, *, native: bool
+    ) -> TransferSimulation:
+        method = "eth_simulateV1"
+        try:
+            calls = result[0]["calls"]
+            before, sent, after = (dict(call) for call in calls)
+        except (IndexError, KeyError, TypeError, ValueError) as exc:
+            raise UnexpectedResponse(self.network, method, f"{result!r:.200}: {exc!r}") from exc
+        simulated_gas = self._optional_quantity(RpcReply(sent.get("gasUsed")), method)
+        gas_used = estimate if estimate is not None else simulated_gas
+        delivered: int | None = None
+        balances = [self._call_word(call) for call in (before, after)]
+        if balances[0] is not None and balances[1] is not None:
+            delivered = balances[1] - balances[0]
+        output = self._bytes(sent.get("returnData") or "0x", method)
+        if self._quantity(sent.get("status"), method) != 1:
+            error = sent.get("error")
+            message = str(error.get("message")) if isinstance(error, dict) else "reverted"
+            reason = revert_reason(output) or message
+            return TransferSimulation(
+                ok=False, delivered=delivered, reason=reason, gas_used=gas_used
+            )
+        failed = None if native else _returned_failure(output)
+        if failed is not None:
+            return TransferSimulation(
+                ok=False,
+                delivered=delivered,
+                reason=failed,
+                returned_false=failed == _RETURNED_FALSE,
+                gas_used=gas_used,
+            )
+        if delivered is not None and amount > 0 and delivered <= 0:
+            return TransferSimulation(
+                ok=False, delivered=delivered, reason="nothing would arrive", gas_used=gas_used
+            )
+        return TransferSimulation(ok=True, delivered=delivered, gas_used=gas_used)
+
+    def _call_transfer(
+        self, transfer: Mapping[str, str], tag: str, estimate: int | None, *, native: bool
+    ) -> TransferSimulation:
+        """The fallback without eth_simulateV1: revert and `false` detection only."""
+        reply = self._batch([("eth_call", [dict(transfer), tag])])[0]
+        if reply.error is not None:
+            data = reply.error.get("data")
+            output = self._bytes(data, "eth_call") if isinstance(data, str) else b""
+            reason = revert_reason(output) or self._refusal(reply.error, "eth_call")
+            return TransferSimulation(ok=False, delivered=None, reason=reason)
+        failed = None if native else _returned_failure(self._bytes(reply.result, "eth_call"))
+        if failed is not None:
+            return TransferSimulation(
+                ok=False,
+                delivered=None,
+                reason=failed,
+                returned_false=failed == _RETURNED_FALSE,
+                gas_used=estimate,
+            )
+        return TransferSimulation(ok=True, delivered=None, gas_used=estimate)
+
+    def _refusal(self, error: Mapping[str, Any], method: str) -> str:
+        """The node's message when it refused the simulated transaction; else raises."""
+        message = str(error.get("message", error))
+        if error.get("code") in (3, -32003) or any(
+            marker in message.lower() for marker in _REFUSAL_MARKERS
+        ):
+            return message
+        raise rpc_error(self.network, method, dict(error))
+
+    def _call_word(self, call: Mapping[str, Any]) -> int | None:
+        """The uint256 a simulated call returned; None when it failed or said too little."""
+        if self._optional_quantity(RpcReply(call.get("status")), "eth_simulateV1") != 1:
+            return None
+        output = self._bytes(call.get("returnData") or "0x", "eth_simulateV1")
+        return int.from_bytes(output[:32], "big") if len(output) >= 32 else None
+
     def estimate_gas(self, tx: Mapping[str, Any]) -> int:
         """Gas `tx` (eth-account field names) would use at the head, fees left out.
 
@@ -513,6 +827,7 @@ class EvmAdapter:
         method = "eth_getTransactionReceipt"
         try:
             price = receipt.get("effectiveGasPrice")
+            logs = receipt.get("logs") or []
             return Receipt(
                 tx_hash=tx_hash.lower(),
                 status="success" if self._quantity(receipt["status"], method) == 1 else "failed",
@@ -520,8 +835,10 @@ class EvmAdapter:
                 block_hash=str(receipt["blockHash"]).lower(),
                 gas_used=self._quantity(receipt["gasUsed"], method),
                 effective_gas_price=None if price is None else self._quantity(price, method),
+                transfers=decode_transfers(logs),
+                logs_count=len(logs),
             )
-        except (AttributeError, KeyError, TypeError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponse(self.network, method, f"{tx_hash}: {exc!r}") from exc
 
     def _optional_quantity(self, reply: RpcReply, method: str) -> int | None:
@@ -577,7 +894,40 @@ class EvmAdapter:
         except ValueError as exc:
             raise UnexpectedResponse(self.network, method, f"{value!r:.100} is no hex") from exc
 
+    def _block_param(self, block: int | str) -> str:
+        if isinstance(block, bool) or not (
+            block in _BLOCK_TAGS or (isinstance(block, int) and block >= 0)
+        ):
+            raise InvalidChainInput(self.network, "block tag or number", block)
+        return hex(block) if isinstance(block, int) else str(block)
+
+    def _balance_of_data(self, address: str) -> str:
+        return metadata.BALANCE_OF + _word(address)
+
     def _address(self, address: str) -> str:
         if not isinstance(address, str) or not _ADDRESS.match(address):
             raise InvalidChainInput(self.network, "address", address)
         return checksum(address)
+
+
+def _word(address: str) -> str:
+    """An address as one 32-byte ABI word, in hex without 0x."""
+    return address[2:].lower().rjust(64, "0")
+
+
+def _no_such_method(error: Mapping[str, Any]) -> bool:
+    message = str(error.get("message", "")).lower()
+    return error.get("code") == -32601 or (
+        "method" in message and any(marker in message for marker in _NO_METHOD_MARKERS)
+    )
+
+
+def _returned_failure(output: bytes) -> str | None:
+    """Why a transfer's return data means failure (SafeERC20's reading); None if fine."""
+    if not output:
+        return None  # USDT-style: returns nothing
+    if len(output) < 32:
+        return f"transfer() returned {len(output)} bytes"
+    if int.from_bytes(output[:32], "big") == 0:
+        return _RETURNED_FALSE
+    return None

@@ -5,7 +5,9 @@ of its endpoints has shown; an endpoint that answers with a lower head is `laggi
 not used for heads (and so for confirmations) until it shows the highest head again. An
 endpoint whose requests fail `rest.failures` times in a row rests: it is not tried until
 its rest is over, and each rest that ends in another failure doubles the next one, up to
-`rest.longest`. Everything is in memory and per process.
+`rest.longest`. Only a devnet (`rewinds`), whose chain may be reset, lets its heads go
+back, and only when every endpoint answered below the highest head. Everything is in
+memory and per process.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ class EndpointPool:
         *,
         rest: RestPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        rewinds: bool = False,
     ) -> None:
         names = [public_name(url) for url in urls]
         # Two endpoints of one provider differ only in their hidden path: number them.
@@ -146,6 +149,8 @@ class EndpointPool:
             for i, (url, name) in enumerate(zip(urls, names, strict=True))
         ]
         self.network = network
+        # A devnet may be reset or rewound: when all its endpoints agree, heads go back.
+        self.rewinds = rewinds
         self.rest = rest or RestPolicy()
         self._clock = clock
         self._lock = threading.Lock()
@@ -316,6 +321,28 @@ class EndpointPool:
                     "head": head,
                 },
             )
+
+    def rewound(self, index: int, head: int) -> None:
+        """Every endpoint answered below the highest head of a network that may be reset:
+        the chain went back, and endpoint `index`'s `head` is the highest from now on."""
+        with self._lock:
+            endpoint = self._endpoints[index]
+            highest, self._highest = self._highest, head
+            endpoint.last_head = head
+            endpoint.state = EndpointState.ALIVE
+        log.warning(
+            "%s: the chain went back from head %s to %d (a devnet reset or rewind)",
+            self.network,
+            highest,
+            head,
+            extra={
+                "event": "rpc_chain_rewound",
+                "network": self.network,
+                "endpoint": self.name(index),
+                "head": head,
+                "highest_head": highest,
+            },
+        )
 
     def report(self) -> NetworkEndpoints:
         """A snapshot for metrics and operators."""

@@ -13,10 +13,11 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Protocol
 
-from eth_abi.abi import encode
+from eth_abi.abi import decode, encode
+from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from chains.base import TransactionStatus
+from chains.base import TokenTransfer, TransactionStatus
 from chains.errors import BroadcastAmbiguous, BroadcastRejected, ChainError, RpcUnavailable
 from chains.evm.addresses import checksum
 
@@ -29,10 +30,12 @@ __all__ = [
     "FeeParams",
     "InvalidPayoutTransaction",
     "Receipt",
+    "TransferSimulation",
     "broadcast_payout",
     "bumped",
     "erc20_transfer_tx",
     "native_transfer_tx",
+    "revert_reason",
 ]
 
 NATIVE_TRANSFER_GAS = 21_000
@@ -41,6 +44,8 @@ ERC20_TRANSFER_SELECTOR = keccak(text="transfer(address,uint256)")[:4]
 # 12.5% also clears nodes that compare after their own rounding.
 MIN_REPLACEMENT_BUMP_PERCENT = Fraction(25, 2)
 _UINT256_MAX = 2**256 - 1
+_ERROR_SELECTOR = keccak(text="Error(string)")[:4]
+_PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
 _ZERO_ADDRESS = "0x" + "0" * 40
 
 
@@ -244,7 +249,12 @@ def _recipient(field: str, value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A mined transaction's receipt: whether it succeeded, where, and what it burned."""
+    """A mined transaction's receipt: whether it succeeded, where, and what it burned.
+
+    `transfers` are the ERC-20 `Transfer` logs among its `logs_count` logs, in log order,
+    each with `token` = the address that emitted the log. Status 1 proves only that the
+    call did not revert: what arrived is in `transfers` and in the balances.
+    """
 
     tx_hash: str
     status: TransactionStatus
@@ -252,6 +262,13 @@ class Receipt:
     block_hash: str
     gas_used: int
     effective_gas_price: int | None = None
+    transfers: tuple[TokenTransfer, ...] = ()
+    logs_count: int = 0
+
+    def transfers_to(self, address: str) -> tuple[TokenTransfer, ...]:
+        """Token transfers in this receipt whose recipient is `address`."""
+        wanted = address.lower()
+        return tuple(t for t in self.transfers if t.recipient.lower() == wanted)
 
     @property
     def fee_paid(self) -> int | None:
@@ -259,6 +276,48 @@ class Receipt:
         if self.effective_gas_price is None:
             return None
         return self.gas_used * self.effective_gas_price
+
+
+@dataclass(frozen=True, slots=True)
+class TransferSimulation:
+    """What a transfer of `amount` from a sender to a recipient would do, not yet sent.
+
+    `ok` is False when the transfer would revert, return `false`, or move nothing to the
+    recipient. `delivered` is how many base units the recipient's balance would rise by,
+    None when the node cannot tell (no `eth_simulateV1`, or the balance is unreadable).
+    `reason` says why it is not ok: a decoded `Error(string)` reason (`paused`), a
+    `Panic(0x11)`, a custom error's selector in hex (`0x1234abcd`),
+    `transfer() returned false`, or the node's own message. `returned_false` is True when
+    the token answered `false` without reverting. `gas_used` is the node's gas estimate
+    for the transfer, else the gas the simulation used, else None.
+    """
+
+    ok: bool
+    delivered: int | None
+    reason: str | None = None
+    returned_false: bool = False
+    gas_used: int | None = None
+
+
+def revert_reason(data: bytes) -> str | None:
+    """A readable reason from a call's revert data; None when there is no data.
+
+    `Error(string)` gives its text, `Panic(uint256)` gives `Panic(0x..)`, anything else
+    (a custom error) gives its 4-byte selector in hex.
+    """
+    if not data:
+        return None
+    selector, payload = data[:4], data[4:]
+    try:
+        if selector == _ERROR_SELECTOR:
+            (text,) = decode(["string"], payload)
+            return str(text)
+        if selector == _PANIC_SELECTOR:
+            (code,) = decode(["uint256"], payload)
+            return f"Panic({int(code):#x})"
+    except (DecodingError, OverflowError, UnicodeDecodeError, ValueError):
+        pass
+    return "0x" + selector.hex()
 
 
 class BroadcastOutcome(StrEnum):

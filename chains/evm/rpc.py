@@ -58,6 +58,7 @@ class JsonRpcClient:
         sleep: Callable[[float], None] = time.sleep,
         rest: RestPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        rewinds: bool = False,
     ) -> None:
         if not endpoints:
             raise ValueError(f"network {network} needs at least one RPC endpoint")
@@ -67,7 +68,7 @@ class JsonRpcClient:
         self.endpoints: tuple[str, ...] = tuple(endpoints)
         self.retries = retries
         self.backoff = backoff
-        self.pool = EndpointPool(network, self.endpoints, rest=rest, clock=clock)
+        self.pool = EndpointPool(network, self.endpoints, rest=rest, clock=clock, rewinds=rewinds)
         self._sleep = sleep
         self._http = httpx.Client(timeout=timeout, headers=_HEADERS)
         self._ids = itertools.count(1)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from chains.evm.endpoints import NetworkEndpoints
+from chains.evm.adapter import EvmAdapter
 from policies import Policy
 from recovery.access.keys import Principal, authenticate
 from recovery.db.engine import Database
@@ -31,8 +31,8 @@ class AppContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Decimals of an unlisted token, asked of its chain (None: unknown, or no chain here).
     token_decimals: Callable[[str, str], int | None] = field(default=lambda _n, _t: None)
-    # This process's view of each served network's RPC endpoints (none: no chains here).
-    endpoint_reports: Callable[[], list[NetworkEndpoints]] = field(default=list)
+    # The process's chain adapters: operators' decisions are checked against the chain.
+    adapters: Mapping[str, EvmAdapter] = field(default_factory=dict)
 
 
 def get_context(request: Request) -> AppContext:

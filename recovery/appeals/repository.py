@@ -6,9 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from recovery.appeals import transition_log
+from recovery.appeals.claimed_transfers import holder_of, sync_claims
+from recovery.appeals.errors import DuplicateClaim
 from recovery.db.tables import CaseEventRow, CaseRow, IdempotencyKeyRow
 from recovery.domain.case import Case, CaseEvent, CaseType
 from recovery.domain.errors import StaleCase
@@ -21,6 +24,7 @@ MUTABLE_FIELDS = (
     "verdict",
     "policy_version",
     "log_index",
+    "log_indexes",
     "updated_at",
     "refund_address",
     "check_note",
@@ -86,6 +90,8 @@ def _to_case(row: CaseRow) -> Case:
         verdict=row.verdict,
         policy_version=row.policy_version,
         log_index=row.log_index,
+        named_log_indexes=(None if row.named_log_indexes is None else tuple(row.named_log_indexes)),
+        log_indexes=tuple(row.log_indexes or ()),
         check_note=row.check_note,
         quote_id=row.quote_id,
         deadline_at=row.deadline_at,
@@ -140,6 +146,10 @@ class CaseRepository:
             verdict=case.verdict,
             policy_version=case.policy_version,
             log_index=case.log_index,
+            named_log_indexes=(
+                None if case.named_log_indexes is None else list(case.named_log_indexes)
+            ),
+            log_indexes=list(case.log_indexes),
             created_at=case.created_at,
             updated_at=case.updated_at,
             next_check_at=case.created_at,
@@ -147,12 +157,15 @@ class CaseRepository:
         self.session.add(row)
         self.session.flush()
         case.number = row.number
+        # A transfer another live case holds fails here, on the unique index of live claims.
+        sync_claims(self.session.connection(), [case])
         self._write_events(case)
 
     def save(self, case: Case) -> None:
         """Write the case's changes if nobody else changed it since it was read."""
         values = {name: getattr(case, name) for name in MUTABLE_FIELDS}
         values["status"] = case.status.value
+        values["log_indexes"] = list(case.log_indexes)
         result = self.session.execute(
             update(CaseRow)
             .where(CaseRow.id == case.id, CaseRow.version == case.version)
@@ -164,8 +177,22 @@ class CaseRepository:
                 f"case {case.reference} was changed by someone else (version {case.version} "
                 f"is stale); read it again and retry"
             )
+        if case.pending_events:
+            # Claims change only when the case moves: written in the same transaction.
+            self._sync_claims(case)
         case.version += 1
         self._write_events(case)
+
+    def _sync_claims(self, case: Case) -> None:
+        try:
+            with self.session.begin_nested():
+                sync_claims(self.session.connection(), [case])
+        except IntegrityError:
+            raise DuplicateClaim(
+                f"case {case.reference}: a transfer it covers (log indexes "
+                f"{', '.join(map(str, case.held_transfers()))} of transaction {case.tx_hash} on "
+                f"{case.network}) is held by another live case; one transfer backs one live case"
+            ) from None
 
     def _write_events(self, case: Case) -> None:
         write_events(self.session, [case])
@@ -205,20 +232,41 @@ class CaseRepository:
         )
         return [_to_event(row) for row in rows]
 
-    def live_claim(
-        self, *, network: str, tx_hash: str, token: str, deposit_address: str
-    ) -> Case | None:
-        """The live case that holds this transfer, if any."""
-        row = self.session.scalars(
-            select(CaseRow).where(
-                CaseRow.network == network,
-                CaseRow.tx_hash == tx_hash,
-                CaseRow.token == token,
-                CaseRow.deposit_address == deposit_address,
+    def claim_holder(self, case: Case) -> tuple[Case, str] | None:
+        """A live case that holds, or once verified will hold, a transfer `case` claims.
+
+        Returns that case and which transfer it is. A claim on every transfer of a token
+        to an address (no named logs) overlaps any live claim on the same token there;
+        named logs overlap a claim on all of them and any live hold of the same log.
+        """
+        rows = self.session.scalars(
+            select(CaseRow)
+            .where(
+                CaseRow.network == case.network,
+                CaseRow.tx_hash == case.tx_hash,
+                CaseRow.token == case.token,
+                CaseRow.deposit_address == case.deposit_address,
                 CaseRow.status.not_in([s.value for s in RELEASED_STATES]),
+                CaseRow.id != case.id,
             )
-        ).first()
-        return _to_case(row) if row else None
+            .order_by(CaseRow.number)
+        ).all()
+        whole = case.named_log_indexes is None
+        for row in rows:
+            if whole or row.named_log_indexes is None:
+                return _to_case(row), f"the {case.token} sent to {case.deposit_address}"
+        held = holder_of(
+            self.session.connection(),
+            network=case.network,
+            tx_hash=case.tx_hash,
+            deposit_address=case.deposit_address,
+            log_indexes=case.filed_transfers(),
+        )
+        if held is not None and held[0] != case.id:
+            other = self.get(held[0])
+            if other is not None:
+                return other, f"log {held[1]}"
+        return None
 
     def due_now(self, case_id: str, now: datetime) -> None:
         """Make the scheduler check this case at its next cycle."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,15 @@ class AppealCreate(BaseModel):
         max_length=78,
         pattern=r"^[0-9]+$",
         description="Amount that was sent, as an integer in base units (wei, token units).",
+    )
+    log_indexes: list[Annotated[int, Field(ge=0, le=2_147_483_647)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The transaction's Transfer logs this claim covers, by their log index "
+        "(as the receipt shows them). Leave out to claim every transfer of the token to "
+        "the deposit address in the transaction (the amount is then their sum). Tokens "
+        "only: native value has no log.",
     )
 
 
@@ -85,6 +94,10 @@ class AppealPublic(BaseModel):
     deposit_address: str
     refund_address: str
     claimed_amount: str | None = Field(description="Base units, as a decimal string.")
+    log_indexes: list[int] | None = Field(
+        description="The Transfer logs the appeal names; null: every transfer of the token "
+        "to the deposit address in the transaction."
+    )
     facts: dict[str, Any] | None = Field(description="What the chain showed, once verified.")
     verdict: VerdictPublic | None = Field(description="The policy's verdict and quote.")
     policy_version: str | None
@@ -95,6 +108,12 @@ class AppealPublic(BaseModel):
     question: str | None = Field(description="The appeals team's open question, if any.")
     answer: str | None
     deadline_at: datetime | None = Field(description="When the open quote or question expires.")
+    delivered_amount: str | None = Field(
+        default=None,
+        description="What the chain shows arrived at the refund address, in base units, "
+        "once the payout is mined (may be less than the quote's net amount for a token that "
+        "keeps part of every transfer).",
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -114,6 +133,7 @@ class AppealPublic(BaseModel):
             deposit_address=case.deposit_address,
             refund_address=case.refund_address,
             claimed_amount=None if case.claimed_amount is None else str(case.claimed_amount),
+            log_indexes=None if case.named_log_indexes is None else list(case.named_log_indexes),
             facts=case.facts,
             verdict=VerdictPublic.model_validate(case.verdict) if case.verdict else None,
             policy_version=case.policy_version,
@@ -122,6 +142,7 @@ class AppealPublic(BaseModel):
             question=case.question,
             answer=case.answer,
             deadline_at=case.deadline_at,
+            delivered_amount=((case.facts or {}).get("payout") or {}).get("delivered_amount"),
             version=case.version,
             created_at=case.created_at,
             updated_at=case.updated_at,

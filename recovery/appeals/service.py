@@ -78,6 +78,20 @@ def normalise(policy: Policy, appeal: AppealCreate) -> AppealCreate:
     token = NATIVE if token.lower() == NATIVE else formats.address(family, token, "token")
     if appeal.claimed_amount is not None and int(appeal.claimed_amount) == 0:
         raise InvalidInput("claimed_amount: must be greater than zero (base units)")
+    log_indexes = appeal.log_indexes
+    if log_indexes is not None:
+        if token == NATIVE:
+            raise InvalidInput(
+                "log_indexes: native value has no Transfer log; leave log_indexes out (a "
+                "native claim covers all the native coin the transaction moved to the address)"
+            )
+        repeated = sorted({i for i in log_indexes if log_indexes.count(i) > 1})
+        if repeated:
+            raise InvalidInput(
+                f"log_indexes: {', '.join(map(str, repeated))} named more than once; name "
+                "each Transfer log once"
+            )
+        log_indexes = sorted(log_indexes)
     return appeal.model_copy(
         update={
             "network": network,
@@ -86,6 +100,7 @@ def normalise(policy: Policy, appeal: AppealCreate) -> AppealCreate:
             "token": token,
             "deposit_address": formats.address(family, appeal.deposit_address, "deposit_address"),
             "refund_address": formats.address(family, appeal.refund_address, "refund_address"),
+            "log_indexes": log_indexes,
         }
     )
 
@@ -144,14 +159,6 @@ def file_appeal(
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
     if refusals:
         raise AppealRefused(verdict.summary, reason_code=refusals[0])
-    holder = cases.live_claim(
-        network=appeal.network,
-        tx_hash=appeal.tx_hash,
-        token=appeal.token,
-        deposit_address=appeal.deposit_address,
-    )
-    if holder is not None:
-        raise _duplicate(appeal, holder, principal.subject)
     case = Case(
         id=str(uuid.uuid4()),
         claimant=principal.subject,
@@ -168,7 +175,12 @@ def file_appeal(
         updated_at=now,
         verdict=verdict_dict(verdict) if appeal.claimed_amount is not None else None,
         policy_version=policy.version,
+        named_log_indexes=None if appeal.log_indexes is None else tuple(appeal.log_indexes),
     )
+    case.log_indexes = case.filed_transfers()
+    holder = cases.claim_holder(case)
+    if holder is not None:
+        raise _duplicate(appeal, *holder, principal.subject)
     case.open(actor=principal.actor, at=now)
     try:
         with session.begin_nested():
@@ -190,24 +202,23 @@ def file_appeal(
             replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
             if replay is not None:
                 return Filing(replay, replayed=True)
-        holder = cases.live_claim(
-            network=appeal.network,
-            tx_hash=appeal.tx_hash,
-            token=appeal.token,
-            deposit_address=appeal.deposit_address,
-        )
+        holder = cases.claim_holder(case)
         if holder is not None:
-            raise _duplicate(appeal, holder, principal.subject) from None
+            raise _duplicate(appeal, *holder, principal.subject) from None
         raise
     return Filing(case, replayed=False)
 
 
-def _duplicate(appeal: AppealCreate, holder: Case, subject: str) -> DuplicateClaim:
+def _duplicate(appeal: AppealCreate, holder: Case, which: str, subject: str) -> DuplicateClaim:
     # Name the other case only to its own claimant; never reveal someone else's.
     whose = f" by your case {holder.reference}" if holder.claimant == subject else ""
+    hint = (
+        "; name the other Transfer logs you claim in log_indexes" if appeal.token != NATIVE else ""
+    )
     return DuplicateClaim(
         f"transfer {appeal.tx_hash} on {appeal.network} (token {appeal.token}, deposit address "
-        f"{appeal.deposit_address}) is already claimed{whose}; one transfer backs one live case"
+        f"{appeal.deposit_address}): {which} is already claimed{whose}; one transfer backs one "
+        f"live case{hint}"
     )
 
 

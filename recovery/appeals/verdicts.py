@@ -73,6 +73,7 @@ def facts_of_case(case: Case, *, now: datetime, at_approval: bool = False) -> Fa
         token_decimals=facts.get("decimals"),
         amount=int(facts.get("amount", 0)),
         deposit_address_is_contract=facts.get("deposit_address_is_contract"),
+        deposit_address_delegate=facts.get("deposit_address_delegate"),
         sender=facts.get("sender"),
         refund_address=case.refund_address,
         ownership_proven=case.proven_by is not None,

@@ -42,6 +42,15 @@ class QuotePublic(BaseModel):
     components: list[QuoteComponentPublic]
     valid_until: datetime
     notes: list[str] = []
+    received_amount: str | None = Field(
+        default=None,
+        description="What the refund address would really receive, in base units, as the "
+        "payout's simulation measured it (less than net_amount for a token that keeps part "
+        "of every transfer).",
+    )
+    token_keeps_amount: str | None = Field(
+        default=None, description="Base units the token itself keeps of the payout."
+    )
 
 
 class VerdictPublic(BaseModel):
@@ -59,6 +68,11 @@ class VerdictPublic(BaseModel):
     summary: str
     value: str | None = None
     needs_second_approval: bool = False
+    review_flags: list[str] = Field(
+        default=[],
+        description="Conditions a reviewer must name in `acknowledge` when approving, e.g. "
+        "deposit_address_has_code: the deposit address holds code.",
+    )
 
 
 class CaseTypePublic(BaseModel):
@@ -86,6 +100,9 @@ class NetworkPublic(BaseModel):
     family: str
     chain_id: int | None
     devnet: bool
+    traces: bool = Field(
+        description="Its nodes give call traces: native coin sent by a contract is verified."
+    )
     native: AssetPublic
     confirmations: int
     block_time_seconds: float
@@ -115,6 +132,7 @@ class NetworkPublic(BaseModel):
             family=network.family.value,
             chain_id=network.chain_id,
             devnet=network.devnet,
+            traces=network.traces,
             native=AssetPublic(
                 symbol=network.native.symbol, address=None, decimals=network.native.decimals
             ),

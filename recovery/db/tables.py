@@ -10,8 +10,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from recovery.db.types import Amount, UTCDateTime
 
-# A case in one of these states has let go of its on-chain transfer.
-_HOLDS_TRANSFER = "status NOT IN ('rejected', 'cancelled', 'expired')"
+# A claim on a transfer that no case has let go of yet.
+_LIVE_CLAIM = "released_at IS NULL"
 
 
 class Base(DeclarativeBase):
@@ -51,26 +51,9 @@ class CaseRow(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        # One on-chain transfer backs at most one live case.
-        Index(
-            "uq_cases_live_transfer",
-            "network",
-            "tx_hash",
-            "token",
-            "deposit_address",
-            unique=True,
-            sqlite_where=text(_HOLDS_TRANSFER),
-            postgresql_where=text(_HOLDS_TRANSFER),
-        ),
-        Index(
-            "uq_cases_live_log",
-            "network",
-            "tx_hash",
-            "log_index",
-            unique=True,
-            sqlite_where=text(f"{_HOLDS_TRANSFER} AND log_index IS NOT NULL"),
-            postgresql_where=text(f"{_HOLDS_TRANSFER} AND log_index IS NOT NULL"),
-        ),
+        # Which transfers a case holds is in `claimed_transfers`; this finds the cases of
+        # one transaction.
+        Index("ix_cases_transfer", "network", "tx_hash"),
         Index("ix_cases_claimant_number", "claimant", "number"),
         Index("ix_cases_status_next_check", "status", "next_check_at"),
     )
@@ -89,7 +72,14 @@ class CaseRow(Base):
     status: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=0)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # The first of `log_indexes`, kept for readers of the single-transfer schema.
     log_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The Transfer logs the appeal named (None: every transfer of its token to its address).
+    named_log_indexes: Mapped[list[int] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
+    # The transfers the case covers: found on chain, or named (native value: -1).
+    log_indexes: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     policy_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -111,6 +101,41 @@ class CaseRow(Base):
     approvals: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     question: Mapped[str | None] = mapped_column(Text, nullable=True)
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ClaimedTransferRow(Base):
+    """One on-chain transfer a case claims: a `Transfer` log, or a transaction's native value.
+
+    A transfer backs at most one live case: a claim is live until its case is released
+    (rejected, cancelled, expired), and a unique index over live claims refuses a second
+    one. Released rows stay as the record of who claimed what. The deposit address is
+    part of the key because native value has no log: marker index -1 stands for all the
+    native value one transaction moved into one address, and one transaction can pay
+    several addresses through internal transfers.
+    """
+
+    __tablename__ = "claimed_transfers"
+    __table_args__ = (
+        Index(
+            "uq_claimed_transfers_live",
+            "network",
+            "tx_hash",
+            "deposit_address",
+            "log_index",
+            unique=True,
+            sqlite_where=text(_LIVE_CLAIM),
+            postgresql_where=text(_LIVE_CLAIM),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    network: Mapped[str] = mapped_column(String(64))
+    tx_hash: Mapped[str] = mapped_column(String(128))
+    deposit_address: Mapped[str] = mapped_column(String(128))
+    log_index: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CaseEventRow(Base):
@@ -173,6 +198,18 @@ class PayoutRow(Base):
     fee_amount: Mapped[int] = mapped_column(Amount())
     quote_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The one nonce of this payout, set once in the transaction that first signs it;
+    # every later signing (a fee bump, a re-sign after an operator's decision) reuses it.
+    nonce: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What the chain shows arrived at the destination, once a transfer is mined.
+    delivered_amount: Mapped[int | None] = mapped_column(Amount(), nullable=True)
+    delivered_tx: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    delivered_block: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivered_block_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # When the delivering block became final (finalized tag, or the policy's depth).
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The admin who asked to send a settled payout again; a second admin must confirm.
+    retry_requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class PayoutTransactionRow(Base):
@@ -195,6 +232,12 @@ class PayoutTransactionRow(Base):
     fees: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     broadcast_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The last node refusal of this exact transaction (e.g. "insufficient funds").
+    broadcast_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The recipient of the transaction (for a top-up, the deposit address).
+    recipient: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Gas-wallet top-ups are tracked on their own: pending | mined | abandoned.
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
 
 
 class NonceRow(Base):
@@ -208,7 +251,12 @@ class NonceRow(Base):
 
 
 class LedgerEntryRow(Base):
-    """Money the service booked on a case: the recovery fee, written when it is paid."""
+    """Money the service booked on a case: the fee of a delivered payout, and gas spent.
+
+    `fee` is written when a payout is delivered (and removed again if its block is
+    reorged out before it is final); `gas` is what the payout's transactions and its
+    gas top-ups cost in the native coin.
+    """
 
     __tablename__ = "ledger_entries"
     __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_ledger_case_kind"),)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from recovery.domain.errors import InvalidTransition
-from recovery.domain.states import TRANSITIONS, CaseStatus
+from recovery.domain.states import RELEASED_STATES, TRANSITIONS, CaseStatus
 
 
 class CaseType(StrEnum):
@@ -19,6 +19,8 @@ class CaseType(StrEnum):
 
 
 NATIVE = "native"
+# The log index that stands for a transaction's native value into one address (no log).
+NATIVE_LOG_INDEX = -1
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class Case:
     verdict: dict[str, Any] | None = None
     policy_version: str | None = None
     log_index: int | None = None
+    # The Transfer logs the appeal named; None: every transfer of its token to its address.
+    named_log_indexes: tuple[int, ...] | None = None
+    # The transfers the case covers: named, or found on chain once verified.
+    log_indexes: tuple[int, ...] = ()
     check_note: str | None = None
     quote_id: str | None = None
     deadline_at: datetime | None = None
@@ -70,6 +76,16 @@ class Case:
     answer: str | None = None
     pending_events: list[CaseEvent] = field(default_factory=list)
     last_seq: int = 0
+
+    def held_transfers(self) -> tuple[int, ...]:
+        """The transfers (log indexes) this case holds on chain now; none once released."""
+        return () if self.status in RELEASED_STATES else self.log_indexes
+
+    def filed_transfers(self) -> tuple[int, ...]:
+        """What the case covers before the chain is read: its native value, or named logs."""
+        if self.token == NATIVE:
+            return (NATIVE_LOG_INDEX,)
+        return self.named_log_indexes or ()
 
     @property
     def reference(self) -> str:

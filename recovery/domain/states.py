@@ -33,7 +33,9 @@ S = CaseStatus
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.SUBMITTED: frozenset({S.VERIFYING, S.CANCELLED}),
     S.VERIFYING: frozenset({S.CONFIRMING, S.REJECTED, S.CANCELLED}),
-    S.CONFIRMING: frozenset({S.QUOTED, S.VERIFYING, S.CANCELLED}),
+    # A payout that cannot be simulated, or a deposit address that no longer holds the
+    # funds, goes to a reviewer instead of a quote.
+    S.CONFIRMING: frozenset({S.QUOTED, S.IN_REVIEW, S.VERIFYING, S.CANCELLED}),
     S.QUOTED: frozenset({S.QUOTED, S.IN_REVIEW, S.EXPIRED, S.VERIFYING, S.CANCELLED}),
     S.IN_REVIEW: frozenset(
         {S.IN_REVIEW, S.APPROVED, S.REJECTED, S.NEEDS_INFO, S.VERIFYING, S.CANCELLED}
@@ -43,13 +45,16 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.EXPIRED: frozenset({S.QUOTED, S.CANCELLED}),
     S.APPROVED: frozenset({S.PAYOUT_PENDING, S.ON_HOLD}),
     S.ON_HOLD: frozenset({S.VERIFYING}),
-    # Before anything is signed, a reorged deposit still puts the payout on hold.
-    S.PAYOUT_PENDING: frozenset({S.PAYOUT_SENT, S.QUARANTINED, S.ON_HOLD}),
+    # Before anything is signed, a reorged deposit still puts the payout on hold, and a
+    # failed simulation or a short deposit balance sends it back to a reviewer.
+    S.PAYOUT_PENDING: frozenset({S.PAYOUT_SENT, S.QUARANTINED, S.ON_HOLD, S.IN_REVIEW}),
     S.PAYOUT_SENT: frozenset({S.PAID, S.PAYOUT_PENDING, S.PAYOUT_FAILED, S.QUARANTINED}),
-    # Only an operator moves a case out of these two, after looking at the chain.
-    S.PAYOUT_FAILED: frozenset({S.PAYOUT_PENDING}),
-    S.QUARANTINED: frozenset({S.PAID, S.PAYOUT_FAILED}),
-    S.PAID: frozenset(),
+    # Only an operator moves a case out of these two, on the chain's evidence; the
+    # self-loops record an operator's step that needs a second admin to take effect.
+    S.PAYOUT_FAILED: frozenset({S.PAYOUT_FAILED, S.PAYOUT_PENDING}),
+    S.QUARANTINED: frozenset({S.QUARANTINED, S.PAID, S.PAYOUT_FAILED, S.PAYOUT_PENDING}),
+    # A delivered payout whose block is reorged out before it is final is tracked again.
+    S.PAID: frozenset({S.PAYOUT_SENT}),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
 }

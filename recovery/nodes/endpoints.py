@@ -27,5 +27,8 @@ def list_network_nodes(context: ContextDep, principal: CurrentPrincipal) -> Netw
     principal.require(Role.ADMIN)
     return NetworkNodesList(
         process=f"{socket.gethostname()}:{os.getpid()}",
-        items=[NetworkNodes.of(report) for report in context.endpoint_reports()],
+        items=[
+            NetworkNodes.of(context.adapters[network].endpoint_report())
+            for network in sorted(context.adapters)
+        ],
     )

@@ -15,6 +15,7 @@ from recovery.payouts import operator
 from recovery.review import proof, quotes, service
 from recovery.review.schemas import (
     Acceptance,
+    Approval,
     Challenge,
     InfoAnswer,
     InfoRequest,
@@ -146,10 +147,24 @@ def claim_case(case_id: str, context: ContextDep, principal: CurrentPrincipal) -
 
 
 @review_router.post("/{case_id}/approve", **_decision("Approve (reviewer)"))  # type: ignore[arg-type]
-def approve_case(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
-    """Approve the case; large cases need a second, different reviewer."""
+def approve_case(
+    case_id: str, context: ContextDep, principal: CurrentPrincipal, body: Approval | None = None
+) -> AppealPublic:
+    """Approve the case; large cases need a second, different reviewer.
+
+    A verdict with `review_flags` (a deposit address that holds code) is approved only
+    when the body names each of them in `acknowledge`.
+    """
+    acknowledged = body.acknowledge if body is not None else []
     with context.database.unit_of_work() as session:
-        case = service.approve(session, context.policy, principal, case_id, now=context.clock())
+        case = service.approve(
+            session,
+            context.policy,
+            principal,
+            case_id,
+            now=context.clock(),
+            acknowledged=acknowledged,
+        )
         return AppealPublic.of(case)
 
 
@@ -170,6 +185,15 @@ def reject_case(
         return AppealPublic.of(case)
 
 
+@review_router.post("/{case_id}/recheck", **_decision("Check the chain again (reviewer)"))  # type: ignore[arg-type]
+def recheck(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+    """Send a case held for review (a short deposit balance, a payout that would fail) back
+    through verification: the chain is read again and a new quote issued if it now passes."""
+    with context.database.unit_of_work() as session:
+        case = service.recheck(session, principal, case_id, now=context.clock())
+        return AppealPublic.of(case)
+
+
 @review_router.post("/{case_id}/request-info", **_decision("Ask the user (reviewer)"))  # type: ignore[arg-type]
 def ask_user(
     case_id: str, body: InfoRequest, context: ContextDep, principal: CurrentPrincipal
@@ -185,13 +209,13 @@ def ask_user(
 @admin_router.post(
     "/payouts/{case_id}/resolve",
     response_model=AppealPublic,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Settle a quarantined or failed payout (admin)",
 )
 def resolve_payout(
     case_id: str, body: PayoutResolution, context: ContextDep, principal: CurrentPrincipal
 ) -> AppealPublic:
-    """After looking at the chain: mark paid, mark failed, or send again with a new nonce."""
+    """On the chain's evidence: mark paid, mark failed, or send again (see README, Operators)."""
     with context.database.unit_of_work() as session:
         case = operator.resolve(
             session,
@@ -200,5 +224,6 @@ def resolve_payout(
             resolution=body.resolution,
             note=body.note,
             now=context.clock(),
+            adapters=context.adapters,
         )
         return AppealPublic.of(case)

@@ -49,3 +49,7 @@ class UnknownReasonCode(InvalidInput):
 
 class PayoutAlreadySigned(Conflict):
     """Raised when a case is approved again while a payout transaction of it exists."""
+
+
+class ReviewFlagNotAcknowledged(Conflict):
+    """Raised when a case is approved without naming a review flag its verdict carries."""

@@ -16,6 +16,18 @@ class Acceptance(BaseModel):
     quote_id: str = Field(min_length=1, max_length=40, description="The `verdict.quote.id`.")
 
 
+class Approval(BaseModel):
+    """A reviewer's approval, naming the review flags of the verdict they looked at."""
+
+    model_config = _STRICT
+    acknowledge: list[str] = Field(
+        default=[],
+        max_length=20,
+        description="Every id in the verdict's `review_flags` (e.g. deposit_address_has_code): "
+        "the reviewer says they saw it. A case with a flag left out is not approved.",
+    )
+
+
 class Challenge(BaseModel):
     """The message the transfer's sender signs to prove ownership."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from recovery.review.errors import (
     OwnCase,
     OwnershipNotProven,
     PayoutAlreadySigned,
+    ReviewFlagNotAcknowledged,
     UnknownReasonCode,
 )
 from recovery.review.quotes import accepted_quote
@@ -129,16 +131,55 @@ def needs_proof(case: Case, policy: Policy, now: datetime) -> str | None:
     return None
 
 
+def unacknowledged_flags(
+    case: Case, policy: Policy, now: datetime, acknowledged: Collection[str]
+) -> list[tuple[str, str]]:
+    """The review flags (id, detail) of the case's verdict that `acknowledged` leaves out.
+
+    Read from the stored verdict and from a fresh one, so that neither an older stored
+    verdict nor a changed policy lets a flag slip through.
+    """
+    stored = case.verdict or {}
+    details = {
+        str(c.get("id")): str(c.get("detail", ""))
+        for c in stored.get("conditions", [])
+        if isinstance(c, dict)
+    }
+    flags = {str(f): details.get(str(f), "") for f in stored.get("review_flags", [])}
+    fresh = judge_case(policy, case, now=now)
+    for condition in fresh.conditions:
+        if condition.id in fresh.review_flags:
+            flags[condition.id] = condition.detail
+    return [(flag, detail) for flag, detail in sorted(flags.items()) if flag not in acknowledged]
+
+
 def approve(
-    session: Session, policy: Policy, principal: Principal, case_id: str, *, now: datetime
+    session: Session,
+    policy: Policy,
+    principal: Principal,
+    case_id: str,
+    *,
+    now: datetime,
+    acknowledged: Collection[str] = (),
 ) -> Case:
-    """Approve; above the policy's threshold two different reviewers must approve."""
+    """Approve; above the policy's threshold two different reviewers must approve.
+
+    Each of the verdict's review flags must be in `acknowledged`: nobody approves a
+    deposit address holding code without saying they saw it.
+    """
     case = _reviewable(session, principal, case_id)
     _require_in_review(case)
     _hold(case, principal, now)
     if principal.subject in case.approvals:
         raise AlreadyApproved(
             f"you already approved case {case.reference}; a different reviewer must approve it"
+        )
+    flags = unacknowledged_flags(case, policy, now, acknowledged)
+    if flags:
+        raise ReviewFlagNotAcknowledged(
+            f"case {case.reference} needs a reviewer to look at: "
+            f"{'; '.join(f'{flag} ({detail})' for flag, detail in flags)}; approve with "
+            f"acknowledge: [{', '.join(flag for flag, _ in flags)}] once you have"
         )
     reason = needs_proof(case, policy, now)
     if reason is not None and case.proven_by is None:
@@ -162,12 +203,14 @@ def approve(
         )
         repository.save(case)
         return case
+    seen = sorted(set(acknowledged))
     case.transition(
         CaseStatus.APPROVED,
         actor=principal.actor,
         at=now,
         detail=f"approved by {', '.join(case.approvals)}; payout of {quote.net_amount} base "
-        f"units frozen (fee {quote.fee_amount}, quote {quote.id})",
+        f"units frozen (fee {quote.fee_amount}, quote {quote.id})"
+        + (f"; acknowledged: {', '.join(seen)}" if seen else ""),
     )
     repository.save(case)
     _freeze_payout(session, case, quote.id, quote.net_amount, quote.fee_amount, now)
@@ -212,6 +255,14 @@ REJECTABLE = frozenset(code.value for code in ReasonCode) - {
     "reorged",
     "quote_expired",
     "info_expired",
+    # What the payout engine and operators record; not a reviewer's reason to refuse.
+    "payout_had_no_effect",
+    "payout_reverted",
+    "payout_shortfall",
+    "payout_stalled",
+    "payout_reorged",
+    "payout_outcome_unknown",
+    "operator_decision",
 }
 
 
@@ -266,4 +317,24 @@ def answer_info(
     case.approvals = []
     CaseRepository(session).save(case)
     CaseRepository(session).due_now(case.id, now)
+    return case
+
+
+def recheck(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
+    """Verify an in-review case again from the chain (its quote and approvals are dropped)."""
+    case = _reviewable(session, principal, case_id)
+    _require_in_review(case)
+    _hold(case, principal, now)
+    case.transition(
+        CaseStatus.VERIFYING,
+        actor=principal.actor,
+        at=now,
+        detail="a reviewer asked for the chain to be read again before deciding",
+    )
+    case.approvals = []
+    case.reviewer = None
+    case.deadline_at = None
+    repository = CaseRepository(session)
+    repository.save(case)
+    repository.due_now(case.id, now)
     return case

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from recovery.appeals.claimed_transfers import sync_claims
 from recovery.appeals.repository import MUTABLE_FIELDS, write_events
 from recovery.db.tables import CaseRow
 from recovery.domain.case import Case
@@ -25,6 +26,7 @@ def claim_due(
     lease: timedelta,
     limit: int,
     networks: Collection[str] | None = None,
+    scheduled_only: bool = False,
 ) -> list[str]:
     """Lease up to `limit` due cases in `statuses` to `owner`; return the ids it got.
 
@@ -33,12 +35,18 @@ def claim_due(
     PostgreSQL (no SKIP LOCKED needed): of two processes racing for one row, the second
     UPDATE re-reads it after the first commits, finds the lease taken and skips it.
     `networks` limits the claim to those networks (None: every network).
+    `scheduled_only` skips cases with no `next_check_at` (for states that are watched only
+    until a set time, such as a paid payout until it is final).
 
     Due means `next_check_at <= now`, never "changed since the last cycle": a case filed
     or left due while no process ran is found by the next one (catch-up after a restart).
     """
     free = or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)
-    due = or_(CaseRow.next_check_at.is_(None), CaseRow.next_check_at <= now)
+    due = (
+        CaseRow.next_check_at <= now
+        if scheduled_only
+        else or_(CaseRow.next_check_at.is_(None), CaseRow.next_check_at <= now)
+    )
     query = select(CaseRow.id).where(CaseRow.status.in_([s.value for s in statuses]), due, free)
     if networks is not None:
         query = query.where(CaseRow.network.in_(sorted(networks)))
@@ -202,7 +210,7 @@ def save_all_and_release(
     )
     if result.rowcount != len(work):
         raise NotAllWritten(f"{result.rowcount} of {len(work)} cases written")
-    write_events(session, [case for case, _ in work])
+    _write_claims_and_events(session, [case for case, _ in work])
 
 
 def save_and_release(
@@ -223,13 +231,14 @@ def save_and_release(
     for case, next_check_at in work:
         result = connection.execute(_SAVE_AND_RELEASE, _save_params(case, next_check_at, owner))
         (written if result.rowcount == 1 else lost).append(case)
-    write_events(session, written)
+    _write_claims_and_events(session, written)
     return lost
 
 
 def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict[str, Any]:
     values: dict[str, Any] = {f"b_{name}": getattr(case, name) for name in MUTABLE_FIELDS}
     values["b_status"] = case.status.value
+    values["b_log_indexes"] = list(case.log_indexes)
     values.update(
         b_id=case.id,
         b_version=case.version,
@@ -238,6 +247,12 @@ def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict
         b_next_check_at=next_check_at,
     )
     return values
+
+
+def _write_claims_and_events(session: Session, cases: Sequence[Case]) -> None:
+    # A transfer another live case holds raises IntegrityError: nothing of it commits.
+    sync_claims(session.connection(), [case for case in cases if case.pending_events])
+    write_events(session, cases)
 
 
 def _chunks(ids: Sequence[str], size: int = 1000) -> list[Sequence[str]]:

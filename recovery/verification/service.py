@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from chains.base import ChainAdapter, ChainError, TokenMetadata, TransactionFacts
+from chains.base import AccountCode, ChainAdapter, ChainError, TokenMetadata, TransactionFacts
 from chains.errors import NodesBehind
+from chains.evm.adapter import EvmAdapter
 from policies import Policy, Verdict
+from recovery.appeals.errors import DuplicateClaim
 from recovery.appeals.repository import CaseRepository
 from recovery.appeals.verdicts import judge_case, verdict_dict
 from recovery.catalogue.tokens import sane_decimals
@@ -29,6 +31,7 @@ from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
 from recovery.domain.errors import StaleCase
 from recovery.domain.states import CaseStatus
+from recovery.payouts.preflight import Claim, preflight
 from recovery.review.quotes import issue_quote
 from recovery.verification.claims import (
     NotAllWritten,
@@ -39,7 +42,7 @@ from recovery.verification.claims import (
     save_all_and_release,
     save_and_release,
 )
-from recovery.verification.matching import Matched, Refused, match
+from recovery.verification.matching import Matched, NativeEvidence, Refused, match, needs_trace
 from recovery.verification.pacing import next_look, poll_interval
 
 log = logging.getLogger(__name__)
@@ -88,11 +91,17 @@ class CheckTiming:
 
 @dataclass(frozen=True)
 class _ChainFacts:
-    """What the chain said about one claim: its transaction, and whether the deposit
-    address holds code."""
+    """What the chain said about one claim: its transaction, the code at the deposit
+    address, and for a native claim what its call trace showed."""
 
     tx: TransactionFacts | None
-    is_contract: bool | None
+    deposit_code: AccountCode | None
+    native: NativeEvidence | None = None
+
+    @property
+    def is_contract(self) -> bool | None:
+        """Whether the deposit address holds code (a contract or a delegation)."""
+        return None if self.deposit_code is None else self.deposit_code.has_code
 
 
 @dataclass
@@ -153,7 +162,7 @@ class Checker:
                 continue
             try:
                 found = adapter.transactions([c.tx_hash for c in cases])
-                contracts = adapter.has_code(sorted({c.deposit_address for c in cases}))
+                chains = self._read_chain(adapter, cases, found)
             except ChainError as exc:
                 report.rpc_errors[network] += 1
                 log.warning(
@@ -169,7 +178,16 @@ class Checker:
             # write them together; anything unusual takes the per-case path below.
             worked: list[_Worked] = []
             for case in cases:
-                chain = _ChainFacts(found.get(case.tx_hash), contracts.get(case.deposit_address))
+                chain = chains[case.id]
+                if chain is None:
+                    self._leave(
+                        [case],
+                        f"the {network} node has no call trace of transaction {case.tx_hash} "
+                        "yet; looking again",
+                        now,
+                        report,
+                    )
+                    continue
                 try:
                     metadata = self._token_metadata(adapter, case, chain.tx)
                     worked.append(self._work_out_copy(case, chain, metadata))
@@ -188,6 +206,46 @@ class Checker:
                     self._verify_alone(network, item, now, report)
         return report
 
+    def _read_chain(
+        self,
+        adapter: ChainAdapter,
+        cases: Sequence[Case],
+        found: Mapping[str, TransactionFacts | None],
+    ) -> dict[str, _ChainFacts | None]:
+        """Code at every deposit address (and native claims' recipients) in one batch, and
+        the call traces native claims need in another; None where a trace is missing."""
+        recipients = {
+            tx.recipient
+            for case in cases
+            if case.token == NATIVE and (tx := found.get(case.tx_hash)) and tx.recipient
+        }
+        codes = adapter.account_codes(sorted({c.deposit_address for c in cases} | recipients))
+        traces = self.policy.networks[adapter.network].traces
+        evidence: dict[str, NativeEvidence] = {}
+        wanted: set[str] = set()
+        for case in cases:
+            tx = found.get(case.tx_hash)
+            if tx is None or case.token != NATIVE:
+                continue
+            runs_code = tx.recipient is None or codes[tx.recipient].has_code
+            evidence[case.id] = NativeEvidence(runs_code=runs_code, traces=traces)
+            if traces and needs_trace(case, tx, runs_code):
+                wanted.add(case.tx_hash)
+        moves = adapter.native_moves(sorted(wanted)) if wanted else {}
+        chains: dict[str, _ChainFacts | None] = {}
+        for case in cases:
+            native = evidence.get(case.id)
+            if native is not None and case.tx_hash in moves:
+                traced = moves[case.tx_hash]
+                if traced is None:
+                    chains[case.id] = None  # the node knows the transaction, not its trace
+                    continue
+                native = replace(native, moves=traced)
+            chains[case.id] = _ChainFacts(
+                found.get(case.tx_hash), codes.get(case.deposit_address), native
+            )
+        return chains
+
     def _work_out_copy(
         self, snapshot: Case, chain: _ChainFacts, metadata: TokenMetadata | None
     ) -> _Worked:
@@ -197,9 +255,7 @@ class Checker:
             return worked  # not for this path: `_verify_alone` reads it again
         case = replace(snapshot, pending_events=[], approvals=list(snapshot.approvals))
         worked.case = case
-        worked.next_check, worked.waiting = self._work_out(
-            case, chain.tx, chain.is_contract, metadata, self.clock()
-        )
+        worked.next_check, worked.waiting = self._work_out(case, chain, metadata, self.clock())
         worked.moved = [e.to_status.value for e in case.pending_events]
         return worked
 
@@ -253,7 +309,7 @@ class Checker:
         """The per-case path: read the case again, work it out and write it on its own."""
         case = item.snapshot
         try:
-            self._verify_one(case, item.chain.tx, item.chain.is_contract, item.metadata, report)
+            self._verify_one(case, item.chain, item.metadata, report)
         except ChainError as exc:
             report.rpc_errors[network] += 1
             log.warning("verifying case %s: %s RPC unavailable: %s", case.reference, network, exc)
@@ -278,8 +334,7 @@ class Checker:
     def _verify_one(
         self,
         snapshot: Case,
-        tx: TransactionFacts | None,
-        is_contract: bool | None,
+        chain: _ChainFacts,
         metadata: TokenMetadata | None,
         report: CycleReport,
     ) -> None:
@@ -290,15 +345,14 @@ class Checker:
             if case is None or case.status not in TO_VERIFY:
                 release(session, snapshot.id, owner=self.owner, next_check_at=None)
                 return
-            next_check, waiting = self._work_out(case, tx, is_contract, metadata, now)
+            next_check, waiting = self._work_out(case, chain, metadata, now)
             report.waiting += waiting
             self._save(session, repository, case, report, next_check)
 
     def _work_out(
         self,
         case: Case,
-        tx: TransactionFacts | None,
-        is_contract: bool | None,
+        chain: _ChainFacts,
         metadata: TokenMetadata | None,
         now: datetime,
     ) -> tuple[datetime | None, int]:
@@ -324,6 +378,7 @@ class Checker:
                 f"{case.tx_hash} up on {case.network} again before any payout",
             )
         next_check: datetime | None = None
+        tx = chain.tx
         if tx is None:
             deadline = _looking_since(case) + self.timing.deadline
             if now >= deadline:
@@ -347,7 +402,7 @@ class Checker:
                 next_check = now + max(pace, min(self.timing.retry, young))
                 waiting = 1
         else:
-            outcome = match(case, tx)
+            outcome = match(case, tx, chain.native)
             if isinstance(outcome, Refused):
                 case.transition(
                     CaseStatus.REJECTED,
@@ -357,14 +412,14 @@ class Checker:
                     detail=outcome.detail,
                 )
             else:
-                next_check = self._judge(case, outcome, is_contract, metadata, now)
+                next_check = self._judge(case, outcome, chain.deposit_code, metadata, now)
         return next_check, waiting
 
     def _judge(
         self,
         case: Case,
         found: Matched,
-        is_contract: bool | None,
+        code: AccountCode | None,
         metadata: TokenMetadata | None,
         now: datetime,
     ) -> datetime | None:
@@ -379,13 +434,19 @@ class Checker:
             "amount": str(found.amount),
             "sender": found.sender,
             "log_index": found.log_index,
+            "log_indexes": list(found.log_indexes),
+            "transfers": [{"log_index": i, "amount": str(v)} for i, v in found.parts],
+            "internal_transfer": found.internal,
             "block_number": found.block_number,
             "block_hash": found.block_hash,
-            "deposit_address_is_contract": is_contract,
+            "deposit_address_is_contract": None if code is None else code.has_code,
+            "deposit_address_code": None if code is None else code.kind,
+            "deposit_address_delegate": None if code is None else code.delegate,
             "confirmations": None,
             "checked_at": now.isoformat(),
         }
         case.log_index = found.log_index
+        case.log_indexes = found.log_indexes
         case.check_note = None
         verdict = self._verdict(case, now)
         case.verdict = verdict_dict(verdict)
@@ -568,6 +629,19 @@ class Checker:
                 verdict = self._verdict(case, now)
                 case.verdict = verdict_dict(verdict)
                 case.check_note = None
+                held = self._payout_preflight(session, case)
+                if held is not None:
+                    case.transition(
+                        CaseStatus.IN_REVIEW,
+                        actor=SYSTEM,
+                        at=now,
+                        reason_code=held[0],
+                        detail=f"{confirmations} of {network.confirmations} confirmations on "
+                        f"{case.network}; no quote: {held[1]}",
+                    )
+                    case.check_note = held[1]
+                    self._save(session, repository, case, report, None)
+                    return
                 quote = issue_quote(session, case, now=now)
                 case.transition(
                     CaseStatus.QUOTED,
@@ -584,6 +658,41 @@ class Checker:
                 next_check = next_look(now, network)
                 report.waiting += 1
             self._save(session, repository, case, report, next_check)
+
+    def _payout_preflight(self, session: Any, case: Case) -> tuple[str, str] | None:
+        """Before a quote: would the payout the quote promises succeed, and what arrives?
+
+        Returns a reason code and the figures when the case must go to a reviewer instead
+        (the deposit's balance is short, or the payout would revert or return false); else
+        adds what the refund address would really receive to the verdict's quote.
+        """
+        quote = (case.verdict or {}).get("quote")
+        adapter = self.adapters.get(case.network)
+        if not quote or not isinstance(adapter, EvmAdapter) or not case.facts:
+            return None
+        claim = Claim(
+            case_id=case.id,
+            number=case.number or 0,
+            network=case.network,
+            deposit_address=case.deposit_address,
+            token=str(case.facts.get("token", case.token)),
+            amount=int(case.facts.get("amount", 0)),
+            refund_address=case.refund_address,
+        )
+        net = int(quote["net_amount"])
+        checked = preflight(session, adapter, claim, reference=case.reference, payout_amount=net)
+        if not checked.passed:
+            return checked.reason_code or "", checked.detail
+        keeps = checked.token_keeps
+        quote = {**quote, "received_amount": str(net - keeps), "token_keeps_amount": str(keeps)}
+        if keeps:
+            quote["notes"] = [
+                *quote.get("notes", []),
+                f"the token keeps {keeps} base units of every payout of {net}: the refund "
+                f"address receives {net - keeps}",
+            ]
+        case.verdict = {**(case.verdict or {}), "quote": quote}
+        return None
 
     def _reorged(self, case: Case, block: int, expected: str, found: str, now: datetime) -> None:
         """The deposit's block is no longer on the chain: look the transaction up again."""
@@ -611,6 +720,8 @@ class Checker:
                 detail=f"{where}; looking the transaction up again",
             )
             case.log_index = None
+            # Transfers found in the vanished block are let go; named ones stay claimed.
+            case.log_indexes = case.filed_transfers()
             # A quote or approvals given on the vanished deposit no longer stand.
             case.approvals = []
             case.reviewer = None
@@ -659,7 +770,7 @@ class Checker:
             if write or moved:
                 with session.begin_nested():
                     repository.save(case)
-        except IntegrityError:
+        except (IntegrityError, DuplicateClaim):
             # Another live case already holds this very log: this claim is the duplicate.
             fresh = repository.get(case.id)
             assert fresh is not None
@@ -670,7 +781,8 @@ class Checker:
                 actor=SYSTEM,
                 at=self.clock(),
                 reason_code="duplicate_claim",
-                detail="another live case already claims this transfer",
+                detail=f"another live case already holds a transfer this claim covers (log "
+                f"indexes {', '.join(map(str, case.log_indexes))} of transaction {case.tx_hash})",
             )
             repository.save(fresh)
             moved, next_check = ["rejected"], None

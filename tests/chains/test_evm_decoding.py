@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
 from chains.evm.addresses import checksum
 from chains.evm.metadata import decode_decimals, decode_text
+from chains.evm.payout import Receipt, revert_reason
 from chains.evm.transfers import TRANSFER_TOPIC, decode_transfers
 
 TOKEN = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
@@ -87,3 +89,22 @@ def test_checksum_matches_eip55(raw: bytes) -> None:
     address = "0x" + raw.hex()
     assert checksum(address) == to_checksum_address(address)
     assert checksum(address.upper().replace("0X", "0x")) == to_checksum_address(address)
+
+
+def test_revert_reasons_decode_error_strings_panics_and_custom_errors() -> None:
+    error = keccak(text="Error(string)")[:4] + encode(["string"], ["paused"])
+    panic = keccak(text="Panic(uint256)")[:4] + encode(["uint256"], [0x11])
+    custom = keccak(text="Blocked(address)")[:4] + encode(["address"], [SENDER])
+
+    assert revert_reason(error) == "paused"
+    assert revert_reason(panic) == "Panic(0x11)"
+    assert revert_reason(custom) == "0x" + keccak(text="Blocked(address)")[:4].hex()
+    assert revert_reason(error[:10]) == "0x08c379a0"  # truncated: the selector is all we know
+    assert revert_reason(b"") is None
+
+
+def test_a_receipt_built_the_old_way_has_no_transfers_and_no_logs() -> None:
+    receipt = Receipt("0x" + "ab" * 32, "success", 7, "0x" + "cd" * 32, 21_000, 3)
+
+    assert (receipt.transfers, receipt.logs_count, receipt.fee_paid) == ((), 0, 63_000)
+    assert receipt.transfers_to(RECIPIENT) == ()

@@ -181,3 +181,26 @@ def test_a_resting_endpoint_is_skipped_while_another_answers(primary: AnvilNode)
         assert first.hits == 2
         assert states(adapter) == [EndpointState.ALIVE, EndpointState.UNREACHABLE]
         adapter.close()
+
+
+def test_only_a_devnet_goes_back_and_only_when_every_endpoint_agrees(
+    primary: AnvilNode, closed_endpoint: str
+) -> None:
+    chain = DevnetChain("bsc", primary.url)
+    snapshot = chain.snapshot()
+    chain.mine(5)  # head 15
+    with (
+        EvmAdapter("bsc", [primary.url], retries=0) as strict,
+        EvmAdapter("bsc", [primary.url], retries=0, rewinds=True) as devnet,
+        EvmAdapter("bsc", [primary.url, closed_endpoint], retries=0, rewinds=True) as partial,
+    ):
+        assert strict.head() == devnet.head() == partial.head() == 15
+        chain.revert(snapshot)  # the node is reset to block 10
+        chain.mine(1)
+
+        with pytest.raises(NodesBehind):
+            strict.head()  # a mainnet node behind what it showed is lagging, full stop
+        with pytest.raises(NodesBehind):
+            partial.head()  # one endpoint could not be asked: it may still be at 15
+        assert devnet.head_view([11]).block_hashes == {11: chain.block_hash(11)}
+        assert devnet.endpoint_report().highest_head == 11

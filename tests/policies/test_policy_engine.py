@@ -307,3 +307,12 @@ def test_inconsistent_facts_are_refused(
 ) -> None:
     with pytest.raises(InvalidFactsError, match=message):
         make_facts(**overrides)
+
+
+def test_amounts_of_78_digits_are_formatted_exactly() -> None:
+    from policies.engine import format_amount
+
+    largest = 2**256 - 1
+    text = format_amount(largest, 18)
+    assert text.replace(".", "") == str(largest)
+    assert format_amount(largest, 0) == str(largest)

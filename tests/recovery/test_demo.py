@@ -17,6 +17,8 @@ def test_demo_ends_with_the_refund_address_holding_the_net_payout() -> None:
     assert "payout_sent -> paid" in story
     assert lines[-1].startswith("8. refund address")
     assert f"the approved net payout was {balance}" in lines[-1]
+    # The refund address held nothing before: its balance is exactly what was delivered.
+    assert lines[-1].endswith(f"delivered_amount {balance}")
     # The preview asked the chain for the token's decimals: its fee is the quote's fee.
     previewed = re.search(r"3\. preview: .* fee (\d+) units", story)
     quoted = re.search(r"quote q_\w+ ready: fee (\d+),", story)

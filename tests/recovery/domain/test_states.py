@@ -92,7 +92,15 @@ def test_cancel_is_possible_only_before_approval() -> None:
 
 
 def test_final_states_refuse_everything() -> None:
-    for final in (CaseStatus.PAID, CaseStatus.REJECTED, CaseStatus.CANCELLED):
+    for final in (CaseStatus.REJECTED, CaseStatus.CANCELLED):
         case = make_case(final)
         with pytest.raises(InvalidTransition, match="none \\(final state\\)"):
             case.transition(CaseStatus.VERIFYING, actor="system", at=AT)
+
+
+def test_a_paid_case_only_goes_back_to_tracking_when_its_payout_is_reorged_out() -> None:
+    case = make_case(CaseStatus.PAID)
+    with pytest.raises(InvalidTransition, match="allowed from paid: payout_sent"):
+        case.transition(CaseStatus.PAYOUT_PENDING, actor="system", at=AT)
+    case.transition(CaseStatus.PAYOUT_SENT, actor="system", at=AT, reason_code="payout_reorged")
+    assert case.status == CaseStatus.PAYOUT_SENT

@@ -13,7 +13,6 @@ from chains.evm import EvmAdapter
 from recovery.access.keys import Role
 from recovery.api.app import create_app
 from recovery.api.context import AppContext
-from recovery.scheduler import endpoint_reports
 from tests.conftest import KeyMaker
 
 pytestmark = pytest.mark.anvil
@@ -29,7 +28,7 @@ def bsc(devnet: DevnetCluster) -> Iterator[EvmAdapter]:
 def test_admins_see_each_endpoints_state_and_the_highest_head(
     context: AppContext, auth: KeyMaker, bsc: EvmAdapter, devnet: DevnetCluster
 ) -> None:
-    context.endpoint_reports = lambda: endpoint_reports({"bsc": bsc})
+    context.adapters = {"bsc": bsc}
     head = bsc.head()  # the closed endpoint fails, the devnet answers
 
     with TestClient(create_app(context)) as client:
@@ -55,7 +54,7 @@ def test_admins_see_each_endpoints_state_and_the_highest_head(
 def test_only_admins_see_endpoint_states(
     context: AppContext, auth: KeyMaker, bsc: EvmAdapter
 ) -> None:
-    context.endpoint_reports = lambda: endpoint_reports({"bsc": bsc})
+    context.adapters = {"bsc": bsc}
     with TestClient(create_app(context)) as client:
         reviewer = client.get("/v1/admin/networks", headers=auth("rita", Role.REVIEWER))
         nobody = client.get("/v1/admin/networks")

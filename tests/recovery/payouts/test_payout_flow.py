@@ -62,9 +62,12 @@ def test_wrong_network_usdt_is_paid_back_with_a_gas_top_up(
     assert bsc.token_balance(usdt, desk.deposit) == fee
     kinds = sorted(row.kind for row in transactions(context))
     assert kinds == ["gas_topup", "transfer"]
+    assert int(desk.read(case)["delivered_amount"]) == net
     with context.database.unit_of_work() as session:
-        ledger = session.scalars(select(LedgerEntryRow)).one()
-        assert (ledger.kind, ledger.amount, ledger.token) == ("fee", fee, usdt)
+        ledger = {row.kind: row for row in session.scalars(select(LedgerEntryRow))}
+        assert (ledger["fee"].amount, ledger["fee"].token) == (fee, usdt)
+        # The gas of the top-up and of the transfer, in wei of the native coin.
+        assert (ledger["gas"].token, ledger["gas"].amount > 0) == ("native", True)
     statuses = [e["to_status"] for e in desk.events(case)]
     assert statuses[-4:] == ["approved", "payout_pending", "payout_sent", "paid"]
 
@@ -86,6 +89,7 @@ def test_unlisted_token_on_ethereum_is_paid_back(
     run_until_paid(desk, engine, clock, "ethereum")
     assert desk.read(case)["status"] == "paid"
     assert ethereum.token_balance(token, refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
 
 
 def test_native_coin_is_paid_back_and_never_twice(
@@ -102,6 +106,7 @@ def test_native_coin_is_paid_back_and_never_twice(
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
     # More cycles change nothing: a paid case is never paid again.
     run_until_paid(desk, engine, clock, "bsc")
     assert bsc.native_balance(refund) - before == net

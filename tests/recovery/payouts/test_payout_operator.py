@@ -1,6 +1,8 @@
-"""A payout that failed on chain waits for an operator, who can send it again safely."""
+"""Operators settle only what the engine left to them, on the chain's evidence, never twice."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from recovery.access.keys import Role
 from recovery.api.context import AppContext
@@ -10,53 +12,107 @@ from tests.recovery.payouts.test_payout_flow import approve, run_until_paid, tra
 from tests.recovery.review.conftest import Desk
 
 
-def test_a_failed_payout_is_retried_by_an_operator_with_a_new_transaction(
-    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth
-) -> None:  # type: ignore[no-untyped-def]
+def resolve(desk: Desk, case: dict[str, Any], resolution: str, headers: dict[str, str]) -> Any:
+    return desk.client.post(
+        f"/v1/admin/payouts/{case['id']}/resolve",
+        json={"resolution": resolution, "note": f"operator says {resolution}"},
+        headers=headers,
+    )
+
+
+def test_a_payout_that_failed_on_chain_is_sent_again_only_with_two_admins(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth: Any
+) -> None:
     desk, engine = paying_desk
     bsc = desk.devnet.chain("bsc")
-    usdt = bsc.deploy_token(symbol="USDT", name="Tether USD", decimals=6)
+    token = bsc.deploy_quirky_token(symbol="QRK", decimals=6)
     refund = bsc.accounts[5]
-    case = desk.quoted_case(wei=100_000_000, sender_index=5, token=usdt)
+    case = desk.quoted_case(wei=100_000_000, sender_index=5, token=token)
     net = int(case["verdict"]["quote"]["net_amount"])
     approve(desk, case, 5)
-    # The tokens leave the deposit address before the payout: its transfer will revert.
-    bsc.impersonate(desk.deposit)
-    bsc.fund(desk.deposit, 10**18)
-    bsc.transfer_token(usdt, desk.deposit, bsc.accounts[9], 100_000_000)
-    before = bsc.token_balance(usdt, refund)
-
-    run_until_paid(desk, engine, clock, "bsc")
+    before = bsc.token_balance(token, refund)
+    bsc.fund(desk.deposit, 10**18)  # gas, so the payout is signed in one cycle
+    # The payout passes its simulation, but the token's owner pauses it in the same block,
+    # ahead of the payout (a higher tip): the payout is mined and reverts.
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()
+        assert desk.read(case)["status"] == "payout_sent"
+        pause = bsc.rpc(
+            "eth_sendTransaction",
+            {
+                "from": bsc.accounts[0],
+                "to": token,
+                "data": _pause_call(),
+                "gas": hex(100_000),
+                "maxPriorityFeePerGas": hex(50 * 10**9),
+                "maxFeePerGas": hex(100 * 10**9),
+            },
+        )
+        bsc.mine(3)
+        assert int(bsc.receipt(pause)["status"], 16) == 1
+    finally:
+        bsc.set_automine(True)
+    clock.advance(seconds=10)
+    engine.payout_cycle()
     failed = desk.read(case)
     assert failed["status"] == "payout_failed"
-    assert "mined but failed" in desk.events(case)[-1]["detail"]
+    last = desk.events(case)[-1]
+    assert (last["reason_code"], "paused" in last["detail"]) == ("payout_reverted", True)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "payout_failed", "never retried on its own"
 
-    admin = auth("ops-2", Role.ADMIN)
-    user_try = desk.client.post(
-        f"/v1/admin/payouts/{case['id']}/resolve",
-        json={"resolution": "retry", "note": "x"},
-        headers=desk.alice,
-    )
-    assert user_try.status_code == 403
-    bsc.mint(usdt, desk.deposit, 100_000_000)  # the exchange restored the funds
-    retried = desk.client.post(
-        f"/v1/admin/payouts/{case['id']}/resolve",
-        json={"resolution": "retry", "note": "funds restored to the deposit address"},
-        headers=admin,
-    )
-    assert retried.status_code == 200, retried.text
-    assert retried.json()["status"] == "payout_pending"
+    assert resolve(desk, case, "retry", desk.alice).status_code == 403
+    ops, ops2 = auth("ops-1", Role.ADMIN), auth("ops-2", Role.ADMIN)
+    assert resolve(desk, case, "paid", ops).status_code == 409, "the chain shows no delivery"
+    first = resolve(desk, case, "retry", ops)
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "payout_failed", "one admin alone sends nothing"
+    again = resolve(desk, case, "retry", ops)
+    assert again.json()["status"] == "payout_failed", "the same admin twice is still one"
+    bsc.pause_token(token, False)
+    second = resolve(desk, case, "retry", ops2)
+    assert second.json()["status"] == "payout_pending", second.text
 
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
-    assert bsc.token_balance(usdt, refund) - before == net
-    kinds = sorted(row.kind for row in transactions(context))
-    assert kinds.count("failed_transfer") == 1
-    assert kinds.count("transfer") == 1
+    assert bsc.token_balance(token, refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
     nonces = sorted(row.nonce for row in transactions(context) if "transfer" in row.kind)
-    assert nonces[1] == nonces[0] + 1, "the retry used a new nonce"
+    assert nonces[-1] == nonces[0] + 1, "a new nonce only because the old one was consumed"
+
+
+def _pause_call() -> str:
+    from chains.devnet import artifacts
+
+    return artifacts.load("QuirkyToken").call_data("setPaused", True)
+
+
+def test_an_admin_cannot_fail_or_resend_a_payout_that_is_merely_slow(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth: Any
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    refund = "0x6666666666666666666666666666666666666666"
+    before = bsc.native_balance(refund)
+    case = desk.quoted_case(wei=10**18, sender_index=6, refund=refund)
+    net = int(case["verdict"]["quote"]["net_amount"])
+    approve(desk, case, 6)
+    ops = auth("ops", Role.ADMIN)
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()
+        assert desk.read(case)["status"] == "payout_sent"
+        for resolution in ("payout_failed", "retry", "paid"):
+            refused = resolve(desk, case, resolution, ops)
+            assert refused.status_code == 409, refused.text
+            assert "payout_sent" in refused.json()["detail"]
+        bsc.mine(3)
+    finally:
+        bsc.set_automine(True)
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(case)["status"] == "paid"
+    assert bsc.native_balance(refund) - before == net
 
 
 class LostAnswer:
@@ -76,38 +132,41 @@ class LostAnswer:
         return getattr(self.real, name)
 
 
-def test_an_unknowable_broadcast_is_quarantined_until_an_operator_settles_it(
-    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth
-) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknowable_broadcast_is_quarantined_and_resent_on_its_own_nonce(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth: Any
+) -> None:
     desk, engine = paying_desk
     bsc = desk.devnet.chain("bsc")
     refund = "0x9999999999999999999999999999999999999999"
     before = bsc.native_balance(refund)
     case = desk.quoted_case(wei=10**18, sender_index=1, refund=refund)
+    net = int(case["verdict"]["quote"]["net_amount"])
     approve(desk, case, 1)
-    engine.adapters = {**engine.adapters, "bsc": LostAnswer(engine.adapters["bsc"])}  # type: ignore[dict-item]
+    real = engine.adapters["bsc"]
+    engine.adapters = {**engine.adapters, "bsc": LostAnswer(real)}  # type: ignore[dict-item]
 
     run_until_paid(desk, engine, clock, "bsc")
-    quarantined = desk.read(case)
-    assert quarantined["status"] == "quarantined"
-    assert "cannot be known" in desk.events(case)[-1]["detail"]
+    assert desk.read(case)["status"] == "quarantined"
+    last = desk.events(case)[-1]
+    assert (last["reason_code"], "cannot be known" in last["detail"]) == (
+        "payout_outcome_unknown",
+        True,
+    )
     assert bsc.native_balance(refund) == before
     stored = transactions(context)
     assert len(stored) == 1
     assert bsc.rpc("eth_getTransactionByHash", stored[0].tx_hash) is None
 
-    admin = auth("ops-3", Role.ADMIN)
-    settled = desk.client.post(
-        f"/v1/admin/payouts/{case['id']}/resolve",
-        json={"resolution": "payout_failed", "note": "not on chain after 30 blocks"},
-        headers=admin,
-    )
-    assert settled.status_code == 200, settled.text
-    assert settled.json()["status"] == "payout_failed"
-    wrong = desk.client.post(
-        f"/v1/admin/payouts/{case['id']}/resolve",
-        json={"resolution": "paid", "note": "x"},
-        headers=admin,
-    )
-    assert wrong.status_code == 409
-    assert "is payout_failed" in wrong.json()["detail"]
+    ops = auth("ops-3", Role.ADMIN)
+    failed = resolve(desk, case, "payout_failed", ops)
+    assert failed.status_code == 409, "the nonce is unused: the transaction may still land"
+    assert failed.json()["reason_code"] == "no_chain_evidence"
+    resent = resolve(desk, case, "retry", ops)
+    assert resent.status_code == 200, resent.text
+    assert resent.json()["status"] == "payout_pending"
+
+    engine.adapters = {**engine.adapters, "bsc": real}
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(case)["status"] == "paid"
+    assert bsc.native_balance(refund) - before == net
+    assert [row.tx_hash for row in transactions(context)] == [stored[0].tx_hash]

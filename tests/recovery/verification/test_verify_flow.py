@@ -117,20 +117,28 @@ def test_chain_facts_that_rule_the_claim_out_reject_it_with_a_reason(
     assert tx.lower()[:10] in last["detail"].lower() or reason == "amount_mismatch"
 
 
-def test_several_transfer_logs_the_claimed_one_is_picked(flow: Flow, devnet: DevnetCluster) -> None:
+def test_several_transfer_logs_to_the_address_are_claimed_together_by_default(
+    flow: Flow, devnet: DevnetCluster
+) -> None:
     bsc = devnet.chain("bsc")
     token = bsc.deploy_token(symbol="MLT", name="Multi", decimals=6)
     tx = bsc.batch_transfer(
         token, bsc.accounts[7], [(STRANGER, 1_000), (DEPOSIT, 7_000), (DEPOSIT, 9_000)]
     )
-    case = flow.file(tx_hash=tx, token=token, claimed_amount="9000")
+    case = flow.file(tx_hash=tx, token=token, claimed_amount="16000")
     flow.checker.verify_cycle()
     verified = flow.read(case)
     assert verified["status"] == "confirming", verified
-    assert verified["facts"]["amount"] == "9000"
+    assert verified["facts"]["amount"] == "16000"
     receipt = bsc.receipt(tx)
     transfer_logs = [log for log in receipt["logs"] if len(log["topics"]) == 3]
-    assert verified["facts"]["log_index"] == int(transfer_logs[2]["logIndex"], 16)
+    ours = [int(transfer_logs[i]["logIndex"], 16) for i in (1, 2)]
+    assert verified["facts"]["log_indexes"] == ours
+    assert verified["facts"]["log_index"] == ours[0]
+    assert verified["facts"]["transfers"] == [
+        {"log_index": ours[0], "amount": "7000"},
+        {"log_index": ours[1], "amount": "9000"},
+    ]
 
 
 def test_bytes32_symbol_and_no_return_tokens_are_verified(

@@ -1,0 +1,97 @@
+"""The claimed-transfer rows: each live case holds exactly the transfers it covers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from recovery.db.tables import ClaimedTransferRow
+from recovery.domain.case import Case
+
+_RELEASE = (
+    update(ClaimedTransferRow)
+    .where(
+        ClaimedTransferRow.case_id == bindparam("b_case_id"),
+        ClaimedTransferRow.log_index == bindparam("b_log_index"),
+        ClaimedTransferRow.released_at.is_(None),
+    )
+    .values(released_at=bindparam("b_released_at"))
+)
+
+
+def sync_claims(connection: Connection, cases: Sequence[Case]) -> None:
+    """Make each case's live claims exactly `case.held_transfers()`, in a few statements.
+
+    Claims a case no longer holds (it was released, or a reorg left it with fewer) are
+    released at the case's `updated_at`; new ones are inserted. A transfer another live
+    case holds raises `IntegrityError` from the unique index over live claims: the caller
+    rolls back and tells the claimant it is a duplicate.
+    """
+    if not cases:
+        return
+    live: dict[str, set[int]] = defaultdict(set)
+    ids = [case.id for case in cases]
+    for start in range(0, len(ids), 500):
+        rows = connection.execute(
+            select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index).where(
+                ClaimedTransferRow.case_id.in_(ids[start : start + 500]),
+                ClaimedTransferRow.released_at.is_(None),
+            )
+        )
+        for case_id, log_index in rows:
+            live[case_id].add(log_index)
+    releases: list[dict[str, Any]] = []
+    claims: list[dict[str, Any]] = []
+    for case in cases:
+        wanted = set(case.held_transfers())
+        have = live.get(case.id, set())
+        releases.extend(
+            {"b_case_id": case.id, "b_log_index": index, "b_released_at": case.updated_at}
+            for index in sorted(have - wanted)
+        )
+        claims.extend(
+            {
+                "case_id": case.id,
+                "network": case.network,
+                "tx_hash": case.tx_hash,
+                "deposit_address": case.deposit_address,
+                "log_index": index,
+                "claimed_at": case.updated_at,
+                "released_at": None,
+            }
+            for index in sorted(wanted - have)
+        )
+    # Releases first: within one batch a transfer may pass from one case to another.
+    if releases:
+        connection.execute(_RELEASE, releases)
+    if claims:
+        connection.execute(insert(ClaimedTransferRow), claims)
+
+
+def holder_of(
+    connection: Connection,
+    *,
+    network: str,
+    tx_hash: str,
+    deposit_address: str,
+    log_indexes: Sequence[int],
+) -> tuple[str, int] | None:
+    """The live case holding any of these transfers, and which one it holds; or None."""
+    if not log_indexes:
+        return None
+    row = connection.execute(
+        select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index)
+        .where(
+            ClaimedTransferRow.network == network,
+            ClaimedTransferRow.tx_hash == tx_hash,
+            ClaimedTransferRow.deposit_address == deposit_address,
+            ClaimedTransferRow.log_index.in_(sorted(set(log_indexes))),
+            ClaimedTransferRow.released_at.is_(None),
+        )
+        .order_by(ClaimedTransferRow.log_index)
+        .limit(1)
+    ).first()
+    return (str(row[0]), int(row[1])) if row else None

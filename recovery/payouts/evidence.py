@@ -1,0 +1,71 @@
+"""Asking every endpoint of a network, for judgements that need complete evidence.
+
+A nonce is judged used by someone else, or forgotten by the chain, only when every
+endpoint answered; one lagging or unreachable endpoint makes the judgement wait.
+"""
+
+from __future__ import annotations
+
+from chains.errors import ChainError
+from chains.evm.adapter import EvmAdapter
+from recovery.payouts.nonces import ChainNonces
+
+
+class Witnesses:
+    """One single-endpoint adapter per endpoint of a network's adapter, made once."""
+
+    def __init__(self, adapter: EvmAdapter, *, timeout: float = 5.0) -> None:
+        self.adapter = adapter
+        self._each = [
+            EvmAdapter(adapter.network, [endpoint], timeout=timeout, retries=0)
+            for endpoint in adapter.endpoints
+        ]
+
+    def close(self) -> None:
+        """Release the endpoints' connections."""
+        for each in self._each:
+            each.close()
+
+    def nonces(self, address: str) -> ChainNonces:
+        """The address's pending and latest nonce on every endpoint that answers.
+
+        Raises `ChainError` when none answers: nothing can be judged then.
+        """
+        pending: list[int] = []
+        latest: list[int] = []
+        failures: list[str] = []
+        for each in self._each:
+            try:
+                pending.append(each.nonce(address, "pending"))
+                latest.append(each.nonce(address, "latest"))
+            except ChainError as exc:
+                failures.append(str(exc))
+        if not pending:
+            raise ChainError(
+                f"no {self.adapter.network} endpoint answered the nonce of {address}: "
+                + "; ".join(failures)
+            )
+        return ChainNonces(
+            pending=max(pending),
+            latest=max(latest),
+            lowest_pending=min(pending),
+            complete=not failures,
+            lowest_latest=min(latest),
+        )
+
+    def knows_any(self, hashes: list[str]) -> bool | None:
+        """True when some endpoint knows one of `hashes` (mined or pending).
+
+        None when an endpoint could not be asked: the answer is incomplete.
+        """
+        complete = True
+        for each in self._each:
+            try:
+                receipts = each.receipts(hashes)
+                if any(r is not None for r in receipts.values()):
+                    return True
+                if any(each.transaction_by_hash(h) is not None for h in hashes):
+                    return True
+            except ChainError:
+                complete = False
+        return False if complete else None
