@@ -104,6 +104,8 @@ def serve(
         context.token_decimals = TokenDecimals(adapters)
         context.adapters = adapters
         payouts = build_payouts(settings, context, adapters)
+        if payouts is not None:
+            context.gas_wallet = payouts.signer.gas_wallet_address
         if payouts is not None and cluster is not None:
             for network in cluster.nodes:
                 cluster.chain(network).fund(payouts.signer.gas_wallet_address, 1000 * 10**18)

@@ -68,6 +68,7 @@ def run(say: Callable[[str], None] = print, timeout: float = 90.0) -> int:
         context.adapters = adapters
         signer = build_signer(settings, context.policy, adapters)
         assert signer is not None
+        context.gas_wallet = signer.gas_wallet_address
         for network in ("ethereum", "bsc"):
             devnet.chain(network).fund(signer.gas_wallet_address, 100 * 10**18)
         deposit = signer.register_deposit_index(DEPOSIT_INDEX)

@@ -17,6 +17,7 @@ from recovery.appeals import endpoints as appeals
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.nodes import endpoints as nodes
+from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
 
 DESCRIPTION = """\
@@ -45,6 +46,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(review.admin_router)
     app.include_router(access.router)
     app.include_router(nodes.router)
+    app.include_router(payouts.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -33,6 +33,8 @@ class AppContext:
     token_decimals: Callable[[str, str], int | None] = field(default=lambda _n, _t: None)
     # The process's chain adapters: operators' decisions are checked against the chain.
     adapters: Mapping[str, EvmAdapter] = field(default_factory=dict)
+    # The gas wallet's address when this process pays out (None: no signer here).
+    gas_wallet: str | None = None
 
 
 def get_context(request: Request) -> AppContext:

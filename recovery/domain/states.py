@@ -47,7 +47,10 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.ON_HOLD: frozenset({S.VERIFYING}),
     # Before anything is signed, a reorged deposit still puts the payout on hold, and a
     # failed simulation or a short deposit balance sends it back to a reviewer.
-    S.PAYOUT_PENDING: frozenset({S.PAYOUT_SENT, S.QUARANTINED, S.ON_HOLD, S.IN_REVIEW}),
+    # The self-loop: a nonce another transaction took, so the payout is signed anew.
+    S.PAYOUT_PENDING: frozenset(
+        {S.PAYOUT_PENDING, S.PAYOUT_SENT, S.QUARANTINED, S.ON_HOLD, S.IN_REVIEW}
+    ),
     S.PAYOUT_SENT: frozenset({S.PAID, S.PAYOUT_PENDING, S.PAYOUT_FAILED, S.QUARANTINED}),
     # Only an operator moves a case out of these two, on the chain's evidence; the
     # self-loops record an operator's step that needs a second admin to take effect.

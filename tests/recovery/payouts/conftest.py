@@ -40,6 +40,7 @@ def paying_desk(
     admin = auth("ops", Role.ADMIN)
     adapters = {n: devnet.adapter(n) for n in ("ethereum", "bsc")}
     context.adapters = adapters
+    context.gas_wallet = signer.gas_wallet_address
     with TestClient(create_app(context)) as client:
         response = client.post(
             "/v1/deposit-addresses",

@@ -111,3 +111,35 @@ def test_native_coin_is_paid_back_and_never_twice(
     run_until_paid(desk, engine, clock, "bsc")
     assert bsc.native_balance(refund) - before == net
     assert [row.kind for row in transactions(context)].count("transfer") == 1
+
+
+def test_operators_see_each_payout_its_transactions_and_the_gas_wallets(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth: Any
+) -> None:
+    from recovery.access.keys import Role
+
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    token = bsc.deploy_token(symbol="USDT", name="Tether USD", decimals=6)
+    bsc.fund(desk.deposit, 0)
+    case = desk.quoted_case(wei=50_000_000, sender_index=6, token=token)
+    approve(desk, case, 6)
+    run_until_paid(desk, engine, clock, "bsc")
+    ops = auth("ops", Role.ADMIN)
+    assert desk.client.get("/v1/admin/payouts", headers=desk.alice).status_code == 403
+    listed = desk.client.get("/v1/admin/payouts?status=paid", headers=ops)
+    assert listed.status_code == 200, listed.text
+    (payout,) = listed.json()["items"]
+    assert payout["reference"] == case["reference"]
+    assert payout["delivered_amount"] == str(case["verdict"]["quote"]["net_amount"])
+    kinds = [t["kind"] for t in payout["transactions"]]
+    assert kinds == ["gas_topup", "transfer"]
+    transfer = payout["transactions"][1]
+    assert transfer["nonce"] == payout["nonce"]
+    assert transfer["tx_hash"] in transfer["explorer_url"]
+    one = desk.client.get(f"/v1/admin/payouts/{case['id']}", headers=ops).json()
+    assert one["transactions"] == payout["transactions"]
+    wallets = desk.client.get("/v1/admin/gas-wallets", headers=ops).json()["items"]
+    assert {w["network"] for w in wallets} == {"bsc", "ethereum"}
+    bsc_wallet = next(w for w in wallets if w["network"] == "bsc")
+    assert int(bsc_wallet["balance"]) == bsc.native_balance(engine.signer.gas_wallet_address)

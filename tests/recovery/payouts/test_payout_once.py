@@ -346,3 +346,43 @@ def test_a_top_up_left_behind_by_a_case_on_hold_does_not_block_the_gas_wallet(
     left_behind = transactions(context)[0]
     assert bsc.receipt(left_behind.tx_hash)["status"] == "0x1", "sent again, and it landed"
     assert f"re-broadcast {left_behind.tx_hash}" in caplog.text
+
+
+def test_a_nonce_taken_by_an_outside_transaction_is_signed_anew_once(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    refund = "0x5555555555555555555555555555555555550009"
+    before = bsc.native_balance(refund)
+    case = desk.quoted_case(wei=10**18, sender_index=8, refund=refund)
+    approve(desk, case, 8)
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()
+        (ours,) = transactions(context)
+        # Someone with the deposit key replaces our pending payout with a spend of their own.
+        bsc.impersonate(desk.deposit)
+        bsc.rpc(
+            "eth_sendTransaction",
+            {
+                "from": desk.deposit,
+                "to": bsc.accounts[0],
+                "value": hex(10**15),
+                "nonce": hex(ours.nonce),
+                "gas": hex(21_000),
+                "maxPriorityFeePerGas": hex(100 * 10**9),
+                "maxFeePerGas": hex(200 * 10**9),
+            },
+        )
+        bsc.mine(2)
+    finally:
+        bsc.set_automine(True)
+    assert bsc.rpc("eth_getTransactionReceipt", ours.tx_hash) is None
+    bsc.fund(desk.deposit, 3 * 10**18)  # the exchange tops the address up again
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(case)["status"] == "paid"
+    assert bsc.native_balance(refund) - before == int(desk.read(case)["delivered_amount"])
+    kinds = [t.kind for t in transactions(context)]
+    assert kinds == ["failed_transfer", "transfer"]
+    assert any("signed again with a new nonce" in e["detail"] for e in desk.events(case))
