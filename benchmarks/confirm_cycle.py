@@ -7,8 +7,8 @@ Starts two anvil nodes (ethereum=1, bsc=56), mines blocks on each, and writes `-
 point at `--blocks` real blocks per network. The policy asks for more confirmations than
 the chains have, so every case stays watched (a steady-state cycle). Then:
 
-(a) `Checker.confirm_cycle()` once: one head per network and one batched block-hash
-    lookup per network for the distinct blocks, plus one database transaction per case;
+(a) `Checker.confirm_cycle()` once: per network, one batch from one endpoint holding the
+    head and the hashes of the distinct blocks, plus the database writes;
 (b) the same reads done per case: a head and a block-hash lookup for every case.
 
 Prints the RPC requests (the adapters' `calls`, a JSON-RPC batch counting once) and the
@@ -179,8 +179,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The cycle's chain reads alone, to compare like with like against the loop.
         started = time.perf_counter()
         for network, adapter in adapters.items():
-            adapter.head()
-            adapter.block_hashes(sorted(blocks[network]))
+            adapter.head_view(sorted(blocks[network]))
         reads_seconds = time.perf_counter() - started
         batch_size = max(a.batch_size for a in adapters.values())
         for adapter in adapters.values():

@@ -13,6 +13,7 @@ __all__ = [
     "BroadcastAmbiguous",
     "ChainAdapter",
     "ChainError",
+    "HeadView",
     "NativeMove",
     "RpcUnavailable",
     "TokenMetadata",
@@ -55,6 +56,19 @@ class TransactionFacts:
         """Token transfers in this transaction whose recipient is `address`."""
         wanted = address.lower()
         return tuple(t for t in self.transfers if t.recipient.lower() == wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadView:
+    """A head and block hashes read together from one endpoint that is not lagging.
+
+    `block_hashes` has every requested height: the canonical hash, or None when the
+    height is above `head`. `endpoint` names the endpoint (no path or query).
+    """
+
+    head: int
+    block_hashes: dict[int, str | None]
+    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +143,10 @@ class ChainAdapter(Protocol):
 
     def block_hashes(self, numbers: Sequence[int]) -> dict[int, str | None]:
         """Canonical block hash per height; None above the head."""
+        ...
+
+    def head_view(self, numbers: Sequence[int]) -> HeadView:
+        """The head and the hashes of `numbers`, from one endpoint that is not lagging."""
         ...
 
     def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:

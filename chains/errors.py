@@ -20,6 +20,29 @@ class RpcUnavailable(ChainError):
         super().__init__(f"every RPC endpoint of {network} failed for {method}: {detail}")
 
 
+class NodesBehind(RpcUnavailable):
+    """Raised when no endpoint of a network could give a head at or above the highest head
+    it has shown before: those that answered are lagging, the others failed or rest.
+
+    A lagging node's answers are its own fault, never a chain fact: nothing is concluded
+    from them (no confirmation count, no missing block) until an endpoint catches up.
+    """
+
+    def __init__(
+        self, network: str, method: str, highest_head: int, failures: Mapping[str, str]
+    ) -> None:
+        self.network = network
+        self.method = method
+        self.failures = dict(failures)
+        self.highest_head = highest_head
+        detail = "; ".join(f"{endpoint}: {why}" for endpoint, why in self.failures.items())
+        ChainError.__init__(
+            self,
+            f"no endpoint of {network} is at the highest head seen ({highest_head}) "
+            f"for {method}: {detail}",
+        )
+
+
 class RpcError(ChainError):
     """Raised when a node answers a call with a JSON-RPC error object."""
 

@@ -12,6 +12,7 @@ import yaml
 
 from policies.cli import policy_app
 from recovery.access.keys import Role, create_key, revoke_key
+from recovery.logs import configure_logging
 from recovery.settings import DEVELOPMENT_MNEMONIC, Settings, get_settings
 
 app = typer.Typer(help="Recovers mis-sent crypto deposits.", no_args_is_help=True)
@@ -69,6 +70,7 @@ def serve(
     )
 
     settings = _settings()
+    configure_logging(settings.logs_as)
     sqlite_lock = _single_sqlite_process(settings)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so that
     # the `finally` below stops the scheduler and the devnet nodes.
@@ -115,7 +117,8 @@ def serve(
             f"database {settings.database_url}; policy {context.policy.version}; "
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
         )
-        uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+        # log_config=None: uvicorn's own loggers go through the handler configured above.
+        uvicorn.run(create_app(context), host=host, port=port, log_level="info", log_config=None)
     finally:
         if jobs is not None:
             jobs.shutdown(wait=False)
@@ -128,8 +131,6 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run only the periodic jobs (any number of workers may share one PostgreSQL)."""
-    import logging
-
     from prometheus_client import start_http_server
 
     from recovery.bootstrap import build_context
@@ -142,10 +143,8 @@ def worker() -> None:
     )
 
     settings = _settings()
+    configure_logging(settings.logs_as)
     sqlite_lock = _single_sqlite_process(settings)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     context = build_context(settings)
     adapters = build_adapters(settings, context.policy)
     checker = build_checker(settings, context, adapters)

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chains.evm.endpoints import EndpointState, NetworkEndpoints
 from recovery.db.engine import Database
 from recovery.db.tables import CaseRow
 from recovery.domain.states import TRANSITIONS, CaseStatus
@@ -38,6 +39,10 @@ class CountedAdapter(Protocol):
     """A chain adapter that counts its HTTP requests and their failures."""
 
     network: str
+
+    def endpoint_report(self) -> NetworkEndpoints:
+        """Each endpoint's state, last head and failures, and the highest head seen."""
+        ...
 
     @property
     def calls(self) -> int:
@@ -76,11 +81,74 @@ class _RpcCollector(Collector):
             "HTTP requests to a network's RPC endpoints that failed.",
             labels=["network"],
         )
+        reports = []
         for network, adapter in sorted(self.jobs.adapters().items()):
             calls.add_metric([network], adapter.calls)
             errors.add_metric([network], adapter.errors)
+            reports.append(adapter.endpoint_report())
         yield calls
         yield errors
+        yield from _endpoint_metrics(reports)
+
+
+def _endpoint_metrics(reports: list[NetworkEndpoints]) -> Iterator[Metric]:
+    """Per endpoint: its state (one series per state, 1 for the current one), last head,
+    failures, lagging and contradicting answers, rest left; per network: the highest
+    head seen and the failovers."""
+    by_endpoint = ["network", "endpoint"]
+    state = GaugeMetricFamily(
+        "recovery_rpc_endpoint_state",
+        "1 for the endpoint's current state (untried, alive, lagging, unreachable), else 0.",
+        labels=[*by_endpoint, "state"],
+    )
+    head = GaugeMetricFamily(
+        "recovery_rpc_endpoint_head", "The head the endpoint last answered.", labels=by_endpoint
+    )
+    failed = CounterMetricFamily(
+        "recovery_rpc_endpoint_errors",
+        "Requests to the endpoint that failed, and answers that contradicted themselves.",
+        labels=by_endpoint,
+    )
+    lagged = CounterMetricFamily(
+        "recovery_rpc_endpoint_lagged",
+        "Heads the endpoint answered below its network's highest head (not used).",
+        labels=by_endpoint,
+    )
+    contradicted = CounterMetricFamily(
+        "recovery_rpc_endpoint_contradictions",
+        "Answers that contradicted themselves (a block missing below the endpoint's head).",
+        labels=by_endpoint,
+    )
+    resting = GaugeMetricFamily(
+        "recovery_rpc_endpoint_resting_seconds",
+        "Seconds until a repeatedly failing endpoint is tried again (0: not resting).",
+        labels=by_endpoint,
+    )
+    highest = GaugeMetricFamily(
+        "recovery_network_head",
+        "The highest head any endpoint of the network has shown this process.",
+        labels=["network"],
+    )
+    failovers = CounterMetricFamily(
+        "recovery_rpc_failovers",
+        "Times requests moved from one endpoint of the network to another.",
+        labels=["network"],
+    )
+    for report in reports:
+        if report.highest_head is not None:
+            highest.add_metric([report.network], report.highest_head)
+        failovers.add_metric([report.network], report.failovers)
+        for endpoint in report.endpoints:
+            labels = [report.network, endpoint.name]
+            for name in EndpointState:
+                state.add_metric([*labels, name.value], 1.0 if endpoint.state == name else 0.0)
+            if endpoint.last_head is not None:
+                head.add_metric(labels, endpoint.last_head)
+            failed.add_metric(labels, endpoint.errors)
+            lagged.add_metric(labels, endpoint.lagged)
+            contradicted.add_metric(labels, endpoint.contradictions)
+            resting.add_metric(labels, endpoint.resting_seconds)
+    yield from (state, head, failed, lagged, contradicted, resting, highest, failovers)
 
 
 class JobMetrics:

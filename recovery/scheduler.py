@@ -30,6 +30,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import make_url
 
 from chains.evm.adapter import EvmAdapter
+from chains.evm.endpoints import RestPolicy
 from policies import Policy
 from recovery.api.context import AppContext
 from recovery.errors import InvalidInput, RecoveryError
@@ -58,7 +59,15 @@ def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
             raise InvalidInput(f"RECOVERY_RPC__{network.upper()}: unknown network; known: {known}")
         if policy.networks[network].family != "evm":
             raise InvalidInput(f"RECOVERY_RPC__{network.upper()}: only EVM networks are served")
-        adapters[network] = EvmAdapter(network, endpoints, timeout=settings.rpc_timeout_seconds)
+        adapters[network] = EvmAdapter(
+            network,
+            endpoints,
+            timeout=settings.rpc_timeout_seconds,
+            rest=RestPolicy(first=settings.rpc_rest_seconds, longest=settings.rpc_max_rest_seconds),
+            # A devnet's chain may be reset (`make run` starts fresh nodes on a kept
+            # database): its heads may go back once every endpoint agrees.
+            rewinds=policy.networks[network].devnet,
+        )
     return adapters
 
 

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     # RPC endpoints per network id: RECOVERY_RPC__BSC=http://a,http://b
     rpc: dict[str, Annotated[list[str], NoDecode]] = Field(default_factory=dict)
     rpc_timeout_seconds: float = 5.0
+    # An endpoint failing 3 requests in a row rests this long before it is tried again,
+    # doubling with each rest that ends in another failure, up to the longest rest.
+    rpc_rest_seconds: float = Field(default=5.0, gt=0)
+    rpc_max_rest_seconds: float = Field(default=300.0, gt=0)
     mnemonic: str | None = None
     # 4,000 characters of free text, each escaped in JSON as 12 bytes, fit.
     max_body_bytes: int = 65_536
@@ -39,6 +43,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=60.0, gt=0)
     check_batch_size: int = Field(default=1000, ge=1)
     worker_metrics_port: int | None = None
+    # One JSON object per log line (json), or lines for people (text); None: text in
+    # development, json anywhere else.
+    log_format: Literal["json", "text"] | None = None
     # Payouts: a worker holds a case this long and renews the lease at every step (a
     # worker that finds its lease gone signs nothing); a payout unmined this long is
     # re-signed on its nonce with fees 12.5% higher, never above the network's cap
@@ -89,6 +96,22 @@ class Settings(BaseSettings):
             if "devnet" in self.policy_overlays:
                 raise ValueError("the devnet policy overlay cannot be used in production")
         return self
+
+    @model_validator(mode="after")
+    def _rests_in_order(self) -> Settings:
+        if self.rpc_max_rest_seconds < self.rpc_rest_seconds:
+            raise ValueError(
+                f"RECOVERY_RPC_MAX_REST_SECONDS ({self.rpc_max_rest_seconds}) must be at "
+                f"least RECOVERY_RPC_REST_SECONDS ({self.rpc_rest_seconds})"
+            )
+        return self
+
+    @property
+    def logs_as(self) -> Literal["json", "text"]:
+        """The log format in effect: the setting, else text in development, json elsewhere."""
+        if self.log_format is not None:
+            return self.log_format
+        return "text" if self.environment == "development" else "json"
 
     @property
     def is_sqlite(self) -> bool:

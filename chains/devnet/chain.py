@@ -15,6 +15,7 @@ from eth_utils.address import to_checksum_address
 
 from chains.devnet import artifacts
 from chains.errors import ChainError
+from chains.evm.endpoints import RestPolicy
 from chains.evm.rpc import JsonRpcClient, rpc_error
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -27,7 +28,11 @@ class DevnetChain:
     def __init__(self, network: str, url: str) -> None:
         self.network = network
         self.url = url
-        self._rpc = JsonRpcClient(network, [url], timeout=30.0, retries=0)
+        # A scenario driver never rests its one node: a test that stops and restarts it
+        # wants the next call to reach it.
+        self._rpc = JsonRpcClient(
+            network, [url], timeout=30.0, retries=0, rest=RestPolicy(failures=2**31)
+        )
         self._accounts: list[str] | None = None
         self._automine: bool | None = None
 

@@ -79,7 +79,12 @@ class DevnetCluster:
         return self._chains[network]
 
     def adapter(self, network: str, **options: Any) -> EvmAdapter:
-        """A fresh `EvmAdapter` reading `network`'s node; the caller closes it."""
+        """A fresh `EvmAdapter` reading `network`'s node; the caller closes it.
+
+        A devnet may be reset or rewound (tests revert snapshots), so by default its
+        heads may go back when its node says so (`rewinds`).
+        """
+        options.setdefault("rewinds", True)
         return EvmAdapter(network, [self.node(network).url], **options)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +14,7 @@ from eth_utils.crypto import keccak
 
 from chains.base import (
     AccountCode,
+    HeadView,
     NativeMove,
     TokenMetadata,
     TransactionFacts,
@@ -21,13 +23,16 @@ from chains.base import (
 from chains.errors import (
     BroadcastAmbiguous,
     BroadcastRejected,
+    ChainError,
     InvalidChainInput,
+    NodesBehind,
     RpcError,
     RpcUnavailable,
     UnexpectedResponse,
 )
 from chains.evm import metadata
 from chains.evm.addresses import checksum
+from chains.evm.endpoints import NetworkEndpoints, RestPolicy
 from chains.evm.payout import (
     ERC20_TRANSFER_SELECTOR,
     FeeParams,
@@ -35,7 +40,7 @@ from chains.evm.payout import (
     TransferSimulation,
     revert_reason,
 )
-from chains.evm.rpc import JsonRpcClient, RpcReply, rpc_error
+from chains.evm.rpc import EndpointFailed, JsonRpcClient, RpcReply, rpc_error
 from chains.evm.transfers import decode_transfers
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -102,17 +107,31 @@ class EvmAdapter:
         retries: int = 2,
         backoff: float = 0.2,
         batch_size: int = 500,
+        rest: RestPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rewinds: bool = False,
     ) -> None:
         self.network = network
         self.batch_size = batch_size
         self._rpc = JsonRpcClient(
-            network, endpoints, timeout=timeout, retries=retries, backoff=backoff
+            network,
+            endpoints,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            rest=rest,
+            clock=clock,
+            rewinds=rewinds,
         )
 
     @property
     def endpoints(self) -> tuple[str, ...]:
         """The RPC endpoints, in the order they are tried."""
         return self._rpc.endpoints
+
+    def endpoint_report(self) -> NetworkEndpoints:
+        """Each endpoint's state, last head and failures, and the highest head seen."""
+        return self._rpc.pool.report()
 
     @property
     def calls(self) -> int:
@@ -153,8 +172,8 @@ class EvmAdapter:
         return self._quantity(self._rpc.call("eth_chainId", []), "eth_chainId")
 
     def head(self) -> int:
-        """Number of the latest block."""
-        return self._quantity(self._rpc.call("eth_blockNumber", []), "eth_blockNumber")
+        """Number of the latest block, from an endpoint that is not lagging (`head_view`)."""
+        return self.head_view([]).head
 
     def native_balance(self, address: str) -> int:
         """Native coin balance of `address` in base units at the head."""
@@ -258,17 +277,129 @@ class EvmAdapter:
         return facts
 
     def block_hashes(self, numbers: Sequence[int]) -> dict[int, str | None]:
-        """Canonical block hash per height in one batch; None above the head."""
+        """Canonical block hash per height in one batch; None above the head.
+
+        Read with the head from one endpoint that is not lagging (`head_view`), so a None
+        means the height is above the highest head this network has shown, never that a
+        lagging node has not reached it yet.
+        """
+        if not numbers:
+            return {}
+        return self.head_view(numbers).block_hashes
+
+    def head_view(self, numbers: Sequence[int]) -> HeadView:
+        """The head and the hashes of the blocks `numbers`, all from one endpoint.
+
+        Every endpoint keeps its own view of the chain, so the hashes are counted against
+        the head of the endpoint that gave them, in one batch. An answer is refused, and
+        the next endpoint asked, when its head is below the highest head seen on this
+        network (the endpoint is lagging), or when it lacks a block at or below its own
+        head (it contradicts itself). An endpoint whose head is below one of `numbers`
+        (blocks an earlier answer showed) is used only if no other one is further on.
+        With `rewinds` (a devnet, which may be reset), when every endpoint answered and
+        all were below the highest head, the chain went back: the best answer stands.
+        Raises `NodesBehind` when every endpoint that answered was lagging, and
+        `RpcUnavailable` when none answered at all.
+        """
         wanted = list(dict.fromkeys(numbers))
         for number in wanted:
             if isinstance(number, bool) or not isinstance(number, int) or number < 0:
                 raise InvalidChainInput(self.network, "block number", number)
-        replies = self._batch([("eth_getBlockByNumber", [hex(n), False]) for n in wanted])
+        requests: list[tuple[str, Sequence[Any]]] = [("eth_blockNumber", [])]
+        requests += [("eth_getBlockByNumber", [hex(n), False]) for n in wanted]
+        pool = self._rpc.pool
+        order = pool.order()
+        failures = pool.resting()
+        lagging = False
+        for attempt in range(self._rpc.retries + 1 if order else 0):
+            if attempt:
+                self._rpc.pause(attempt)
+            fallback: tuple[int, HeadView] | None = None
+            # Answers below the highest head; on a devnet, when every endpoint gave one,
+            # the chain itself went back (a reset or a rewind) and the best one stands.
+            below: list[tuple[int, int, list[RpcReply]]] = []
+            trouble = bool(failures)
+            for index in order:
+                url = pool.url(index)
+                try:
+                    replies = self._rpc.batch_at(
+                        index, requests, chunk_size=self.batch_size, use=False
+                    )
+                    head = self._quantity(
+                        self._result(replies[0], "eth_blockNumber"), "eth_blockNumber"
+                    )
+                    highest = pool.behind(index, head)
+                    if highest is not None:
+                        lagging = True
+                        failures[url] = f"lagging: head {head}, below {highest} seen before"
+                        below.append((index, head, replies))
+                        continue
+                    view = self._view(pool.name(index), head, wanted, replies[1:])
+                except EndpointFailed as exc:
+                    failures[url] = exc.reason
+                    trouble = True
+                    continue
+                except ChainError as exc:  # it answered, but not with what was asked
+                    pool.failed(index, str(exc))
+                    failures[url] = str(exc)
+                    trouble = True
+                    continue
+                if self._contradicts(index, view, failures):
+                    trouble = True
+                    continue
+                pool.saw_head(index, head)
+                if wanted and head < max(wanted):
+                    # Below a block an earlier answer showed: another may be further on.
+                    if fallback is None or head > fallback[1].head:
+                        fallback = (index, view)
+                    continue
+                pool.answered(index)
+                return view
+            if fallback is not None:
+                pool.answered(fallback[0])
+                return fallback[1]
+            if below and pool.rewinds and not trouble:
+                index, head, replies = max(below, key=lambda answer: answer[1])
+                try:
+                    view = self._view(pool.name(index), head, wanted, replies[1:])
+                except ChainError as exc:
+                    pool.failed(index, str(exc))
+                    break
+                if not self._contradicts(index, view, failures):
+                    pool.rewound(index, head)
+                    pool.answered(index)
+                    return view
+            if lagging:
+                break  # asking again at once will not make a lagging node catch up
+        if lagging:
+            highest = pool.highest_head
+            raise NodesBehind(self.network, "eth_blockNumber", highest or 0, failures)
+        raise RpcUnavailable(self.network, "eth_blockNumber", failures)
+
+    def _contradicts(self, index: int, view: HeadView, failures: dict[str, str]) -> bool:
+        """Whether the endpoint lacks a block at or below its own head (counted if so)."""
+        missing = [n for n, h in view.block_hashes.items() if h is None and n <= view.head]
+        if not missing:
+            return False
+        why = f"head {view.head}, yet no block {missing[0]}"
+        self._rpc.pool.failed(index, why, contradiction=True)
+        failures[self._rpc.pool.url(index)] = f"contradicts itself: {why}"
+        return True
+
+    def _view(
+        self, endpoint: str, head: int, wanted: Sequence[int], replies: Sequence[RpcReply]
+    ) -> HeadView:
         hashes: dict[int, str | None] = {}
         for number, reply in zip(wanted, replies, strict=True):
             block = self._result(reply, "eth_getBlockByNumber")
-            hashes[number] = str(block["hash"]).lower() if block else None
-        return hashes
+            if block and not isinstance(block, dict):
+                raise UnexpectedResponse(
+                    self.network, "eth_getBlockByNumber", f"{block!r:.100} is no block"
+                )
+            # A block mined after the head was read is left for the next look: every hash
+            # of a view belongs to the chain up to its head.
+            hashes[number] = str(block["hash"]).lower() if block and number <= head else None
+        return HeadView(head=head, block_hashes=hashes, endpoint=endpoint)
 
     def has_code(self, addresses: Sequence[str]) -> dict[str, bool]:
         """Whether each address holds code at the head, keyed by the address as given.

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from chains.errors import RpcError, RpcUnavailable, UnexpectedResponse
+from chains.evm.endpoints import EndpointPool, RestPolicy
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -26,14 +27,24 @@ class RpcReply:
     error: dict[str, Any] | None = None
 
 
+class EndpointFailed(Exception):
+    """Raised when one endpoint gave no usable HTTP answer (the caller tries another)."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(f"{endpoint}: {reason}")
+
+
 class JsonRpcClient:
     """Sends JSON-RPC requests to the first endpoint that answers.
 
-    A request goes to the endpoint that last answered, then to the others in order; a
-    connection error, timeout, non-200 status or unreadable body moves on to the next one.
-    After every endpoint failed, the whole round is retried `retries` times with exponential
-    backoff, then `RpcUnavailable` names each endpoint's last error. JSON-RPC error objects
-    are answers, not endpoint failures, and never trigger failover.
+    A request goes to the endpoint that last answered, then to the others in order
+    (lagging ones last, resting ones not at all: see `EndpointPool`); a connection error,
+    timeout, non-200 status or unreadable body moves on to the next one. After every
+    endpoint failed, the whole round is retried `retries` times with exponential backoff,
+    then `RpcUnavailable` names each endpoint's last error. JSON-RPC error objects are
+    answers, not endpoint failures, and never trigger failover.
     """
 
     def __init__(
@@ -45,6 +56,9 @@ class JsonRpcClient:
         retries: int = 2,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
+        rest: RestPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rewinds: bool = False,
     ) -> None:
         if not endpoints:
             raise ValueError(f"network {network} needs at least one RPC endpoint")
@@ -54,11 +68,11 @@ class JsonRpcClient:
         self.endpoints: tuple[str, ...] = tuple(endpoints)
         self.retries = retries
         self.backoff = backoff
+        self.pool = EndpointPool(network, self.endpoints, rest=rest, clock=clock, rewinds=rewinds)
         self._sleep = sleep
         self._http = httpx.Client(timeout=timeout, headers=_HEADERS)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._preferred = 0
         self._calls = 0
         self._errors = 0
 
@@ -107,14 +121,47 @@ class JsonRpcClient:
             answered = list(pool.map(self._batch_chunk, chunks))
         return [reply for chunk_replies in answered for reply in chunk_replies]
 
-    def _batch_chunk(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
+    def batch_at(
+        self,
+        index: int,
+        requests: Sequence[tuple[str, Sequence[Any]]],
+        *,
+        chunk_size: int = 500,
+        parallel: int = 4,
+        use: bool = True,
+    ) -> list[RpcReply]:
+        """Like `batch`, every chunk sent to endpoint `index` only, once, with no failover.
+
+        For reads that must agree with each other (a head and the block hashes counted
+        against it). Raises `EndpointFailed` when the endpoint gave no usable answer (it is
+        counted against the endpoint); `use=False` keeps the endpoint's answer from
+        making it the preferred one (the caller decides whether the answer is usable).
+        """
+        chunks = [requests[i : i + chunk_size] for i in range(0, len(requests), chunk_size)]
+
+        def send(chunk: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
+            return self._batch_chunk(chunk, lambda content, label: self._post_to(index, content))
+
+        if len(chunks) <= 1 or parallel <= 1:
+            replies = [reply for chunk in chunks for reply in send(chunk)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(parallel, len(chunks))) as pool:
+                replies = [reply for answered in pool.map(send, chunks) for reply in answered]
+        self.pool.answered(index, use=use)
+        return replies
+
+    def _batch_chunk(
+        self,
+        requests: Sequence[tuple[str, Sequence[Any]]],
+        post: Callable[[bytes, str], Any] | None = None,
+    ) -> list[RpcReply]:
         ids = [next(self._ids) for _ in requests]
         payload = [
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
             for request_id, (method, params) in zip(ids, requests, strict=True)
         ]
         label = f"batch of {len(requests)} ({requests[0][0]}, ...)"
-        body = self._post(json.dumps(payload).encode(), label)
+        body = (post or self._post)(json.dumps(payload).encode(), label)
         if isinstance(body, dict):
             # A node that refuses the whole batch answers with a single error object.
             raise rpc_error(self.network, label, body.get("error") or {"message": str(body)})
@@ -127,32 +174,53 @@ class JsonRpcClient:
         return [_reply(by_id[request_id]) for request_id in ids]
 
     def _post(self, content: bytes, label: str) -> Any:
-        failures: dict[str, str] = {}
-        for attempt in range(self.retries + 1):
+        # The order is fixed for the whole call: an endpoint that starts resting during
+        # this call's retries still gets them; the next call leaves it out.
+        order = self.pool.order()
+        failures: dict[str, str] = self.pool.resting()
+        for attempt in range(self.retries + 1 if order else 0):
             if attempt:
-                self._sleep(self.backoff * 2 ** (attempt - 1))
-            for index in self._endpoint_order():
-                endpoint = self.endpoints[index]
-                self._count(error=False)
+                self.pause(attempt)
+            for index in order:
                 try:
-                    response = self._http.post(endpoint, content=content)
-                except httpx.HTTPError as exc:
-                    failures[endpoint] = f"{type(exc).__name__}: {exc}"
-                    self._count(error=True)
+                    body = self._post_to(index, content)
+                except EndpointFailed as exc:
+                    failures[exc.endpoint] = exc.reason
                     continue
-                if response.status_code != 200:
-                    failures[endpoint] = f"HTTP {response.status_code}: {response.text[:200]}"
-                    self._count(error=True)
-                    continue
-                try:
-                    body = response.json()
-                except ValueError as exc:
-                    failures[endpoint] = f"unreadable body: {exc}"
-                    self._count(error=True)
-                    continue
-                self._preferred = index
+                self.pool.answered(index)
                 return body
         raise RpcUnavailable(self.network, label, failures)
+
+    def _post_to(self, index: int, content: bytes) -> Any:
+        """One HTTP attempt at endpoint `index`, counted; raises `EndpointFailed`."""
+        endpoint = self.endpoints[index]
+        self._count(error=False)
+        self.pool.sent(index)
+        try:
+            response = self._http.post(endpoint, content=content)
+            if response.status_code != 200:
+                raise EndpointFailed(
+                    endpoint, f"HTTP {response.status_code}: {response.text[:200]}"
+                )
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise EndpointFailed(endpoint, f"unreadable body: {exc}") from exc
+        except httpx.HTTPError as exc:
+            failure = EndpointFailed(endpoint, f"{type(exc).__name__}: {exc}")
+            self._failed(index, failure)
+            raise failure from exc
+        except EndpointFailed as failure:
+            self._failed(index, failure)
+            raise
+
+    def _failed(self, index: int, failure: EndpointFailed) -> None:
+        self._count(error=True)
+        self.pool.failed(index, failure.reason)
+
+    def pause(self, attempt: int) -> None:
+        """Wait before retry round `attempt` (1-based): exponential backoff."""
+        self._sleep(self.backoff * 2 ** (attempt - 1))
 
     def post_once(self, endpoint: str, content: bytes) -> httpx.Response:
         """One HTTP attempt at one endpoint, counted, with no retry (used for broadcasts)."""
@@ -170,10 +238,6 @@ class JsonRpcClient:
     def next_id(self) -> int:
         """A fresh JSON-RPC request id."""
         return next(self._ids)
-
-    def _endpoint_order(self) -> list[int]:
-        first = self._preferred
-        return [first, *(i for i in range(len(self.endpoints)) if i != first)]
 
     def _count(self, *, error: bool) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recovery.db.tables import ApiKeyRow
-from recovery.errors import Forbidden, InvalidInput, Unauthorized
+from recovery.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 KEY_PREFIX = "rk_"
 
@@ -90,5 +91,54 @@ def revoke_key(session: Session, prefix: str, now: datetime) -> bool:
     row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
     if row is None:
         return False
-    row.revoked_at = now
+    if row.revoked_at is None:
+        row.revoked_at = now
     return True
+
+
+def key_row(session: Session, prefix: str) -> ApiKeyRow:
+    """The stored key with id `prefix` (hash only), or NotFound."""
+    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
+    if row is None:
+        raise NotFound(f"no API key with id {prefix!r}; ids are the part after rk_ in a key")
+    return row
+
+
+def key_page(
+    session: Session,
+    *,
+    role: Role | None,
+    subject: str | None,
+    after: str | None,
+    limit: int,
+) -> tuple[list[ApiKeyRow], str | None]:
+    """Keys newest first, optionally of one role or subject; `after` is a page cursor."""
+    query = select(ApiKeyRow)
+    if role is not None:
+        query = query.where(ApiKeyRow.role == role.value)
+    if subject is not None:
+        query = query.where(ApiKeyRow.subject == subject)
+    if after is not None:
+        query = query.where(ApiKeyRow.id < _decode_cursor(after))
+    rows = list(session.scalars(query.order_by(ApiKeyRow.id.desc()).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, _encode_cursor(rows[-1].id)
+
+
+# A page cursor: "k" and the last key's id, at most nine digits (the id column is 32-bit).
+CURSOR_PATTERN = r"^k[0-9]{1,9}$"
+
+
+def _encode_cursor(row_id: int) -> str:
+    return f"k{row_id}"
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise InvalidInput(
+            f"cursor: {cursor!r} is not a cursor from this API; pass next_cursor from the "
+            "previous page"
+        )
+    return int(cursor[1:])

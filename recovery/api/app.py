@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from recovery import __version__
+from recovery.access import endpoints as access
 from recovery.api import health, metrics
 from recovery.api.context import AppContext
 from recovery.api.errors import DECLARED, error_responses, error_schema, install_error_handlers
@@ -16,6 +17,7 @@ from recovery.appeals import endpoints as appeals
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.errors import InvalidInput
+from recovery.nodes import endpoints as nodes
 from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
 
@@ -45,6 +47,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(review.user_router)
     app.include_router(review.review_router)
     app.include_router(review.admin_router)
+    app.include_router(access.router)
+    app.include_router(nodes.router)
     app.include_router(payouts.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from recovery.appeals import transition_log
 from recovery.appeals.claimed_transfers import holder_of, sync_claims
 from recovery.appeals.errors import DuplicateClaim
 from recovery.db.tables import CaseEventRow, CaseRow, IdempotencyKeyRow
@@ -51,6 +52,17 @@ def event_values(event: CaseEvent) -> dict[str, object]:
         "detail": event.detail,
         "created_at": event.created_at,
     }
+
+
+def write_events(session: Session, cases: Sequence[Case]) -> None:
+    """Insert the pending events of `cases` (left pending) and log them once committed.
+
+    The one place case events are written, so every state change is also logged.
+    """
+    events = [event_values(e) for case in cases for e in case.pending_events]
+    if events:
+        session.execute(insert(CaseEventRow), events)
+        transition_log.note(session, cases)
 
 
 def case_from_row(row: CaseRow) -> Case:
@@ -183,12 +195,7 @@ class CaseRepository:
             ) from None
 
     def _write_events(self, case: Case) -> None:
-        if not case.pending_events:
-            return
-        self.session.execute(
-            insert(CaseEventRow),
-            [event_values(e) for e in case.pending_events],
-        )
+        write_events(self.session, [case])
         case.pending_events.clear()
 
     def get(self, case_id: str) -> Case | None:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, insert, or_, select, update
+from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from recovery.appeals.claimed_transfers import sync_claims
-from recovery.appeals.repository import MUTABLE_FIELDS, event_values
-from recovery.db.tables import CaseEventRow, CaseRow
+from recovery.appeals.repository import MUTABLE_FIELDS, write_events
+from recovery.db.tables import CaseRow
 from recovery.domain.case import Case
 from recovery.domain.states import CaseStatus
 
@@ -210,7 +210,7 @@ def save_all_and_release(
     )
     if result.rowcount != len(work):
         raise NotAllWritten(f"{result.rowcount} of {len(work)} cases written")
-    _write_claims_and_events(connection, [case for case, _ in work])
+    _write_claims_and_events(session, [case for case, _ in work])
 
 
 def save_and_release(
@@ -231,7 +231,7 @@ def save_and_release(
     for case, next_check_at in work:
         result = connection.execute(_SAVE_AND_RELEASE, _save_params(case, next_check_at, owner))
         (written if result.rowcount == 1 else lost).append(case)
-    _write_claims_and_events(connection, written)
+    _write_claims_and_events(session, written)
     return lost
 
 
@@ -249,16 +249,10 @@ def _save_params(case: Case, next_check_at: datetime | None, owner: str) -> dict
     return values
 
 
-def _write_claims_and_events(connection: Connection, cases: Sequence[Case]) -> None:
+def _write_claims_and_events(session: Session, cases: Sequence[Case]) -> None:
     # A transfer another live case holds raises IntegrityError: nothing of it commits.
-    sync_claims(connection, [case for case in cases if case.pending_events])
-    _write_events(connection, cases)
-
-
-def _write_events(connection: Connection, cases: Sequence[Case]) -> None:
-    events = [event_values(e) for case in cases for e in case.pending_events]
-    if events:
-        connection.execute(insert(CaseEventRow), events)
+    sync_claims(session.connection(), [case for case in cases if case.pending_events])
+    write_events(session, cases)
 
 
 def _chunks(ids: Sequence[str], size: int = 1000) -> list[Sequence[str]]:

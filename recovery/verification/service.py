@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from chains.base import AccountCode, ChainAdapter, ChainError, TokenMetadata, TransactionFacts
+from chains.errors import NodesBehind
 from chains.evm.adapter import EvmAdapter
 from policies import Policy, Verdict
 from recovery.appeals.errors import DuplicateClaim
@@ -494,8 +495,15 @@ class Checker:
                 continue
             blocks = sorted({b for c in cases if (b := _block_of(c)) is not None})
             try:
-                head = adapter.head()
-                hashes = adapter.block_hashes(blocks)
+                # Head and hashes from one endpoint, one that is not behind: a lagging
+                # node's "no such block" is never mistaken for a reorg.
+                view = adapter.head_view(blocks)
+            except NodesBehind as exc:
+                report.rpc_errors[network] += 1
+                log.warning("confirming %d cases on %s: %s", len(cases), network, exc)
+                seen = f"no {network} node answers at block {exc.highest_head}, the head seen"
+                self._leave(cases, f"{seen} before; waiting for one to catch up", now, report)
+                continue
             except ChainError as exc:
                 report.rpc_errors[network] += 1
                 log.warning(
@@ -507,6 +515,7 @@ class Checker:
                 )
                 self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
                 continue
+            head, hashes = view.head, view.block_hashes
             steady, moving = self._steady(cases, head, hashes, now)
             try:
                 self._record_steady(network, steady, now, report)

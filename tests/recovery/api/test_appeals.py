@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -172,6 +174,15 @@ def test_list_pages_with_a_cursor_and_filters(client: TestClient, alice: dict[st
         "/v1/appeals", params={"case_type": "unlisted_token"}, headers=alice
     ).json()
     assert unlisted["items"] == []
+
+
+def test_a_cursor_beyond_any_case_number_is_a_422(
+    client: TestClient, alice: dict[str, str]
+) -> None:
+    huge = base64.urlsafe_b64encode(b"n:" + b"9" * 30).decode().rstrip("=")
+    response = client.get("/v1/appeals", params={"cursor": huge}, headers=alice)
+    assert response.status_code == 422
+    assert "next_cursor" in response.json()["detail"]
 
 
 def test_a_forged_cursor_is_a_422(client: TestClient, alice: dict[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""What this process sees of each network's RPC endpoints, for operators."""
