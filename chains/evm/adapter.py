@@ -17,6 +17,7 @@ from chains.base import (
     HeadView,
     NativeMove,
     TokenMetadata,
+    TokenTransfer,
     TransactionFacts,
     TransactionStatus,
 )
@@ -41,7 +42,7 @@ from chains.evm.payout import (
     revert_reason,
 )
 from chains.evm.rpc import EndpointFailed, JsonRpcClient, RpcReply, rpc_error
-from chains.evm.transfers import decode_transfers
+from chains.evm.transfers import TRANSFER_TOPIC, decode_transfers
 
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -217,6 +218,28 @@ class EvmAdapter:
         if not isinstance(block, dict) or block.get("number") is None:
             return None
         return self._quantity(block["number"], "eth_getBlockByNumber")
+
+    def token_transfers_in_block(
+        self, token: str, block_hash: str, address: str
+    ) -> list[tuple[str, TokenTransfer]]:
+        """Every `Transfer` log of `token` into or out of `address` in one block, with the
+        hash of the transaction that emitted it (two `eth_getLogs` in one batch)."""
+        self._address(token)
+        topic = "0x" + "0" * 24 + self._address(address)[2:].lower()
+        replies = self._batch(
+            [
+                ("eth_getLogs", [{"blockHash": block_hash, "address": token, "topics": topics}])
+                for topics in ([TRANSFER_TOPIC, None, topic], [TRANSFER_TOPIC, topic])
+            ]
+        )
+        found: dict[tuple[str, int], tuple[str, TokenTransfer]] = {}
+        for reply in replies:
+            logs = self._result(reply, "eth_getLogs") or []
+            for log in logs:
+                for transfer in decode_transfers([log]):
+                    key = (str(log.get("transactionHash", "")).lower(), transfer.log_index)
+                    found[key] = (key[0], transfer)
+        return [found[key] for key in sorted(found, key=lambda k: k[1])]
 
     # Batched reads
 

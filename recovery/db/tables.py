@@ -208,6 +208,9 @@ class PayoutRow(Base):
     delivered_block_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
     # When the delivering block became final (finalized tag, or the policy's depth).
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the chain was found to show neither this payout nor its deposit any more (a
+    # reset devnet, a reorg deeper than both): nothing of it is ever sent again.
+    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The admin who asked to send a settled payout again; a second admin must confirm.
     retry_requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 

@@ -1,12 +1,16 @@
 """Paid means it arrived: a mined payout is judged by its effect at the refund address.
 
-Rule kept here: a receipt with status 1 proves only that the call did not revert. What
-arrived is read from the chain: for a token, the receipt's `Transfer` logs from the
-deposit address to the refund address and the refund address's balance at the payout's
-block against the block before; for the native coin, that balance change. The delivered
-amount is the smaller of what the logs say and what the balance shows (a token that
-logs more than it moves cannot inflate it; another transfer into the refund address in
-the same block cannot either), and never more than the payout's own amount.
+Rule kept here: a receipt with status 1 proves only that the call did not revert.
+- The native coin: a successful top-level value transfer credits its recipient by the
+  transaction's value (the EVM does it before any code runs), so our own canonical,
+  successful transaction to the refund address delivered its value. The refund address's
+  balance change over the block is recorded beside it, not used: a busy address spending
+  in the same block would make it look smaller.
+- A token: what arrived is the smaller of the `Transfer` logs our transaction made from
+  the deposit address to the refund address, and the refund address's balance change
+  over the block with every other transaction's transfers of that token into and out of
+  it in that block taken out. A token that logs more than it moves cannot inflate it;
+  a busy refund address cannot deflate it; never more than the payout's own amount.
 """
 
 from __future__ import annotations
@@ -51,22 +55,39 @@ def measure(adapter: EvmAdapter, payout: PayoutRow, receipt: Receipt) -> Deliver
     if payout.token == NATIVE:
         before = adapter.native_balance_at(destination, block - 1)
         after = adapter.native_balance_at(destination, block)
-        logged: int | None = None
-    else:
-        before = adapter.token_balance_at(payout.token, destination, block - 1)
-        after = adapter.token_balance_at(payout.token, destination, block)
-        source = payout.source.lower()
-        logged = sum(
-            t.value
-            for t in receipt.transfers
-            if t.token.lower() == payout.token.lower()
-            and t.sender.lower() == source
-            and t.recipient.lower() == destination.lower()
+        amount = payout.amount if receipt.status == "success" else 0
+        return Delivery(
+            amount=amount,
+            logged=None,
+            balance_change=after - before,
+            tx_hash=receipt.tx_hash,
+            block_number=block,
+            block_hash=receipt.block_hash,
         )
+    before = adapter.token_balance_at(payout.token, destination, block - 1)
+    after = adapter.token_balance_at(payout.token, destination, block)
+    source = payout.source.lower()
+    logged = sum(
+        t.value
+        for t in receipt.transfers
+        if t.token.lower() == payout.token.lower()
+        and t.sender.lower() == source
+        and t.recipient.lower() == destination.lower()
+    )
+    # Take out what other transactions of the block moved into and out of the address.
+    others = 0
+    for tx_hash, transfer in adapter.token_transfers_in_block(
+        payout.token, receipt.block_hash, destination
+    ):
+        if tx_hash == receipt.tx_hash.lower():
+            continue
+        if transfer.recipient.lower() == destination.lower():
+            others += transfer.value
+        if transfer.sender.lower() == destination.lower():
+            others -= transfer.value
     change = after - before
-    amount = max(0, min(change, payout.amount))
-    if logged is not None:
-        amount = min(amount, logged)
+    ours = change - others
+    amount = max(0, min(ours, logged, payout.amount))
     return Delivery(
         amount=amount,
         logged=logged,

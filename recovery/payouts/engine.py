@@ -209,13 +209,14 @@ class PayoutEngine(Finality):
     def _nonce_taken_by_others(
         self, payout: PayoutRow, candidates: list[PayoutTransactionRow]
     ) -> bool:
-        """True only on complete evidence: every endpoint counts past the payout's nonce
-        and none of them knows any of its candidates, so none of them can ever be mined."""
+        """True only on complete evidence: every endpoint counts past the payout's nonce at
+        its final block and none knows any of its candidates, so none can ever be mined."""
         if payout.nonce is None:
             return False
         witnesses = self._witness(payout.network)
-        nonces = witnesses.nonces(payout.source)
-        if not nonces.complete or nonces.lowest_latest <= payout.nonce:
+        nonces = witnesses.nonces(payout.source, finality_depth=self.finality_depth)
+        # Used for good: counted at the final block, so no reorg can give the nonce back.
+        if not nonces.complete or nonces.lowest_final <= payout.nonce:
             return False
         return witnesses.knows_any([c.tx_hash for c in candidates]) is False
 
@@ -323,7 +324,8 @@ class PayoutEngine(Finality):
         self, case_id: str, payout: PayoutRow, adapter: EvmAdapter, gas: int, fees: FeeParams
     ) -> PayoutTransactionRow:
         """Give the payout its one nonce and sign it, where the lease is held and checked."""
-        chain = self._witness(payout.network).nonces(payout.source)
+        witnesses = self._witness(payout.network)
+        chain = witnesses.nonces(payout.source, finality_depth=self.finality_depth)
         chain_id = self._chain_id(payout.network)
         try:
             with self.database.unit_of_work() as session:
@@ -337,7 +339,9 @@ class PayoutEngine(Finality):
                         f"payout {payout.id} was signed meanwhile (nonce {row.nonce}); tracking it"
                     )
                 self._key_for(session, payout.source)
-                nonce = allocate_nonce(session, payout.network, payout.source, chain)
+                nonce = allocate_nonce(
+                    session, payout.network, payout.source, chain, witnesses.knows_any
+                )
                 row.nonce = nonce
                 tx = self._transfer_tx(payout, nonce, fees, gas, chain_id)
                 signed = self.signer.sign_transaction(payout.source, tx, chain_id)

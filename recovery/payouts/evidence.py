@@ -26,20 +26,33 @@ class Witnesses:
         for each in self._each:
             each.close()
 
-    def nonces(self, address: str) -> ChainNonces:
-        """The address's pending and latest nonce on every endpoint that answers.
+    def nonces(self, address: str, *, finality_depth: int = 64) -> ChainNonces:
+        """The address's nonces on every endpoint that answers: pending, latest and final.
 
+        Final is the count at the `finalized` block (or `finality_depth` below the head on
+        a node without that tag): a nonce below it is used for good, whatever reorgs come.
         Raises `ChainError` when none answers: nothing can be judged then.
         """
         pending: list[int] = []
         latest: list[int] = []
+        final: list[int] = []
+        heads: list[int] = []
         failures: list[str] = []
         for each in self._each:
             try:
-                pending.append(each.nonce(address, "pending"))
-                latest.append(each.nonce(address, "latest"))
+                head = each.head()
+                answers = (each.nonce(address, "pending"), each.nonce(address, "latest"))
+                try:
+                    settled = each.nonce(address, "finalized")
+                except ChainError:
+                    settled = each.nonce(address, max(head - finality_depth, 0))
             except ChainError as exc:
                 failures.append(str(exc))
+                continue
+            pending.append(answers[0])
+            latest.append(answers[1])
+            final.append(settled)
+            heads.append(head)
         if not pending:
             raise ChainError(
                 f"no {self.adapter.network} endpoint answered the nonce of {address}: "
@@ -51,6 +64,8 @@ class Witnesses:
             lowest_pending=min(pending),
             complete=not failures,
             lowest_latest=min(latest),
+            lowest_final=min(final),
+            lowest_head=min(heads),
         )
 
     def knows_any(self, hashes: list[str]) -> bool | None:

@@ -30,29 +30,25 @@ class Finality(Tracking):
         """A paid payout until its block is final; a reorg before that tracks it again."""
         with self.database.unit_of_work() as session:
             payout = self._payout(session, case_id)
-        if payout.final_at is not None or payout.delivered_tx is None:
+        if payout.final_at is not None or payout.orphaned_at is not None:
+            return None
+        if payout.delivered_tx is None:
             return None
         adapter = self._adapter(payout.network)
         block = payout.delivered_block or 0
-        receipt = adapter.receipts([payout.delivered_tx]).get(payout.delivered_tx)
+        later = self.clock() + timedelta(seconds=self._finality_poll(payout.network))
         canonical = adapter.block_hashes([block]).get(block)
-        if receipt is None or canonical is None or canonical != payout.delivered_block_hash:
-            if receipt is None and canonical is None:
-                # The node is below the block: a lagging endpoint proves nothing yet.
-                return self.clock() + timedelta(seconds=self._finality_poll(payout.network))
+        if canonical is None:
+            return later  # the node is below the block: lag proves nothing
+        if canonical == payout.delivered_block_hash:
+            if adapter.receipts([payout.delivered_tx]).get(payout.delivered_tx) is None:
+                return later  # the block stands; a node without the receipt is the node's fault
+        else:
+            # A node at or above the block shows another block there: it was reorged out.
             with self.database.unit_of_work() as session:
                 case = CaseRepository(session).get(case_id)
             if case is not None and self._deposit_moved(case, adapter) is not None:
-                # The deposit is gone as well as the payout: a reset chain (a devnet started
-                # afresh) or a reorg deeper than both. Sending the payout again could spend
-                # funds that are not this case's: an operator looks, nothing is sent.
-                detail = (
-                    f"the {payout.network} chain no longer shows this case's deposit nor its "
-                    f"payout {payout.delivered_tx} (block {block}): a reset chain or a very "
-                    "deep reorg; nothing is sent again, an operator should look"
-                )
-                log.error("case %s: %s", case.reference, detail)
-                self._note(case_id, detail)
+                self._orphaned(case_id, case.reference, payout, block)
                 return None
             self._unpaid(case_id, payout, canonical, report)
             return self.clock()
@@ -74,6 +70,22 @@ class Finality(Tracking):
                 repository.save(case)
         log.info("payout of case %s is final in block %d", case_id, block)
         return None
+
+    def _orphaned(self, case_id: str, reference: str, payout: PayoutRow, block: int) -> None:
+        """The deposit is gone as well as the payout: a reset chain (a devnet started afresh)
+        or a reorg deeper than both. Sending it again could spend funds that are not this
+        case's: it is flagged for an operator and never sent again."""
+        detail = (
+            f"the {payout.network} chain no longer shows this case's deposit nor its payout "
+            f"{payout.delivered_tx} (block {block}): a reset chain or a very deep reorg; "
+            "nothing is sent again, an operator should look"
+        )
+        with self.database.unit_of_work() as session:
+            row = session.get(PayoutRow, payout.id)
+            assert row is not None
+            row.orphaned_at = self.clock()
+        log.error("case %s: %s", reference, detail)
+        self._note(case_id, detail)
 
     def _unpaid(
         self, case_id: str, payout: PayoutRow, canonical: str | None, report: PayoutReport

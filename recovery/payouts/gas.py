@@ -16,6 +16,7 @@ from chains.evm.payout import (
     native_transfer_tx,
 )
 from recovery.db.tables import (
+    DepositAddressRow,
     PayoutRow,
     PayoutTransactionRow,
 )
@@ -25,6 +26,7 @@ from recovery.payouts.steps import (
     PayoutReport,
     PayoutSteps,
     _fee_fields,
+    _native,
     _raw,
     _value_of,
     log,
@@ -56,15 +58,28 @@ class GasTopUps(PayoutSteps):
         balance = adapter.native_balance(payout.source)
         if balance >= required:
             return
+        value = _native(payout)
+        if balance < value:
+            # The address no longer holds the payout itself: the gas wallet never pays it.
+            raise PayoutBlocked(
+                f"{payout.source} holds {balance} wei, less than the payout's {value}: nothing "
+                "is sent and no gas is topped up; an operator should look (the deposit may "
+                "have been moved or reorged away after signing)"
+            )
         gas_value = required - balance
         wallet = self.signer.gas_wallet_address
-        chain = self._witness(payout.network).nonces(wallet)
+        witnesses = self._witness(payout.network)
+        chain = witnesses.nonces(wallet, finality_depth=self.finality_depth)
         fees = self._capped_fees(payout.network, adapter.fee_params())
         chain_id = self._chain_id(payout.network)
         try:
             with self.database.unit_of_work() as session:
                 self._hold(session, case_id)
-                nonce = allocate_nonce(session, payout.network, wallet, chain)
+                # One top-up in flight per deposit address, decided under the address's lock.
+                session.get(DepositAddressRow, payout.source, with_for_update=True)
+                if self._topups_in_flight(session, payout.network, payout.source):
+                    raise PayoutBlocked(f"a gas top-up to {payout.source} is already on its way")
+                nonce = allocate_nonce(session, payout.network, wallet, chain, witnesses.knows_any)
                 tx = native_transfer_tx(
                     sender=wallet,
                     recipient=payout.source,

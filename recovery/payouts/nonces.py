@@ -16,7 +16,7 @@ Rules kept here:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # A payout in one of these may still put its signed transaction on chain.
 LIVE_PAYOUT_STATES = frozenset({CaseStatus.PAYOUT_PENDING.value, CaseStatus.PAYOUT_SENT.value})
 
+# A paid payout the finality watch has yet to judge.
+WATCHED = "watched"
 _SETTLED = frozenset({CaseStatus.PAID.value, CaseStatus.REJECTED.value, CaseStatus.CANCELLED.value})
 
 
@@ -39,8 +41,9 @@ class ChainNonces:
     """What the endpoints say of an address's transaction count.
 
     `pending` and `latest` are the highest any endpoint reported (a lagging endpoint
-    reports less); `lowest_pending` and `lowest_latest` the lowest; `complete` is True
-    when every endpoint answered.
+    reports less); `lowest_pending`, `lowest_latest` and `lowest_final` (the count at the
+    final block) the lowest, and `lowest_head` the lowest head; `complete` is True when
+    every endpoint answered.
     """
 
     pending: int
@@ -48,6 +51,8 @@ class ChainNonces:
     lowest_pending: int
     complete: bool
     lowest_latest: int = 0
+    lowest_final: int = 0
+    lowest_head: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class GapTransaction:
     nonce: int
     tx_hash: str
     raw: str
+    delivered_block: int | None = None
 
 
 class NonceGap(Exception):
@@ -72,8 +78,18 @@ class NonceGap(Exception):
         super().__init__(detail)
 
 
-def allocate_nonce(session: Session, network: str, address: str, chain: ChainNonces) -> int:
-    """The next nonce of `address` on `network`, reconciled with `chain`, for the caller."""
+def allocate_nonce(
+    session: Session,
+    network: str,
+    address: str,
+    chain: ChainNonces,
+    known: Callable[[list[str]], bool | None] = lambda _hashes: None,
+) -> int:
+    """The next nonce of `address` on `network`, reconciled with `chain`, for the caller.
+
+    `known` says whether any endpoint knows one of some hashes (None: not every endpoint
+    could be asked); the counter moves back over our own transactions only when it is False.
+    """
     key = address.lower()
     for _ in range(20):
         row = session.get(NonceRow, (network, key), populate_existing=True)
@@ -85,7 +101,7 @@ def allocate_nonce(session: Session, network: str, address: str, chain: ChainNon
                 pass  # another process started the counter first
             continue
         current = row.next_nonce
-        start = _reconciled(session, network, address, current, chain)
+        start = _reconciled(session, network, address, current, chain, known)
         changed = session.execute(
             update(NonceRow)
             .where(
@@ -102,48 +118,76 @@ def allocate_nonce(session: Session, network: str, address: str, chain: ChainNon
 
 
 def _reconciled(
-    session: Session, network: str, address: str, counter: int, chain: ChainNonces
+    session: Session,
+    network: str,
+    address: str,
+    counter: int,
+    chain: ChainNonces,
+    known: Callable[[list[str]], bool | None],
 ) -> int:
     """The nonce to hand out given the database `counter` and what the chain shows."""
+    where = f"{address} on {network}"
     if chain.pending > counter:
+        if not chain.complete or chain.lowest_pending <= counter:
+            # One endpoint counting past the database is not the chain's word yet.
+            raise NonceGap(
+                address,
+                network,
+                f"{where}: an endpoint shows nonce {chain.pending}, the database and "
+                f"another endpoint {counter} (or not every endpoint answered); nothing is "
+                "signed until they agree",
+                [],
+            )
         log.warning(
-            "nonce of %s on %s: the chain is at %d, the database at %d; an outside spend or "
-            "a transaction signed elsewhere used the nonces between, moving forward",
-            address,
-            network,
-            chain.pending,
+            "nonce of %s: every endpoint is at %d or more, the database at %d; an outside "
+            "spend or a transaction signed elsewhere used the nonces between, moving forward",
+            where,
+            chain.lowest_pending,
             counter,
         )
-        return chain.pending
+        return chain.lowest_pending
     if chain.pending == counter:
         return counter
     ours = gap_transactions(session, network, address, chain.pending, counter)
-    live = [t for t, status in ours if status in LIVE_PAYOUT_STATES]
+    live = [gap for gap, status in ours if status in LIVE_PAYOUT_STATES]
     if live:
         raise NonceGap(
             address,
             network,
-            f"{address} on {network}: the chain shows nonce {chain.pending}, the database "
-            f"{counter}; our signed transactions {', '.join(t.tx_hash for t in live[:3])} "
-            "(nonces "
+            f"{where}: the chain shows nonce {chain.pending}, the database {counter}; our "
+            f"signed transactions {', '.join(t.tx_hash for t in live[:3])} (nonces "
             f"{', '.join(str(t.nonce) for t in live[:3])}) have not arrived and are sent again "
             "first",
             live,
         )
-    if not chain.complete:
+    watched = [gap for gap, status in ours if status == WATCHED]
+    highest = max((gap.delivered_block or 0 for gap, _ in ours), default=0)
+    hashes = [gap.tx_hash for gap, _ in ours]
+    waiting = None
+    if watched:
+        waiting = (
+            f"paid payout {watched[0].tx_hash} is missing and its finality watch has not "
+            "judged it yet"
+        )
+    elif not chain.complete:
+        waiting = "not every endpoint answered"
+    elif chain.lowest_head < highest:
+        waiting = f"an endpoint is at block {chain.lowest_head}, below our payout's {highest}"
+    elif hashes and known(hashes) is not False:
+        waiting = "an endpoint still knows one of our transactions there, or could not be asked"
+    if waiting is not None:
         raise NonceGap(
             address,
             network,
-            f"{address} on {network}: the chain shows nonce {chain.pending}, the database "
-            f"{counter}; not every endpoint answered, so the gap is judged later",
+            f"{where}: the chain shows nonce {chain.pending}, the database {counter}; "
+            f"{waiting}, so the gap is judged later",
             [],
         )
     log.warning(
-        "nonce of %s on %s: every endpoint shows %d, the database %d, and the nonces between "
-        "hold only settled payouts' transactions (%d): the chain forgot them (a node reset); "
-        "moving back",
-        address,
-        network,
+        "nonce of %s: every endpoint shows %d, the database %d, and the nonces between hold "
+        "only settled payouts' transactions (%d) that no endpoint knows: the chain forgot them "
+        "(a node reset); moving back",
+        where,
         chain.pending,
         counter,
         len(ours),
@@ -156,7 +200,13 @@ def gap_transactions(
 ) -> list[tuple[GapTransaction, str]]:
     """Our signed transactions from `address` with nonces in [low, high), with case states."""
     rows = session.execute(
-        select(PayoutTransactionRow, CaseRow.status)
+        select(
+            PayoutTransactionRow,
+            CaseRow.status,
+            PayoutRow.final_at,
+            PayoutRow.orphaned_at,
+            PayoutRow.delivered_block,
+        )
         .join(PayoutRow, PayoutRow.id == PayoutTransactionRow.payout_id)
         .join(CaseRow, CaseRow.id == PayoutRow.case_id)
         .where(
@@ -165,12 +215,14 @@ def gap_transactions(
             PayoutTransactionRow.nonce >= low,
             PayoutTransactionRow.nonce < high,
             PayoutTransactionRow.state != "abandoned",
+            # Given up on only once its nonce was used for good: it can never land.
+            PayoutTransactionRow.kind != "failed_transfer",
         )
         .order_by(PayoutTransactionRow.nonce, PayoutTransactionRow.id.desc())
     ).all()
     seen: set[tuple[str, int]] = set()
     found: list[tuple[GapTransaction, str]] = []
-    for row, status in rows:
+    for row, status, final_at, orphaned_at, delivered_block in rows:
         # Only the newest candidate per payout and nonce (a bump replaces the older).
         if (row.payout_id, row.nonce) in seen:
             continue
@@ -178,9 +230,19 @@ def gap_transactions(
         if row.kind == "gas_topup" and row.state == "mined":
             continue
         effective = status
+        if status == CaseStatus.PAID.value and final_at is None and orphaned_at is None:
+            # Paid, not final, its transaction missing: the paid watch decides whether it
+            # was reorged out (tracked again) or orphaned with its deposit; until then the
+            # gap waits, and nothing of it is sent from here.
+            effective = WATCHED
         if row.kind == "gas_topup" and status not in _SETTLED:
             # A top-up in flight is the gas wallet's own: live while its case is not settled
             # (a case on hold leaves it behind, and it must still land to close the gap).
             effective = CaseStatus.PAYOUT_PENDING.value
-        found.append((GapTransaction(row.payout_id, row.nonce, row.tx_hash, row.raw), effective))
+        found.append(
+            (
+                GapTransaction(row.payout_id, row.nonce, row.tx_hash, row.raw, delivered_block),
+                effective,
+            )
+        )
     return found

@@ -64,6 +64,8 @@ class Evidence:
     failed: Receipt | None
     nonce_used: bool | None  # None: not every endpoint answered
     ours_known: bool | None
+    # The payout's nonce is used for good: counted at the final block on every endpoint.
+    nonce_final: bool = False
 
     @property
     def consumed_by_others(self) -> bool:
@@ -89,6 +91,7 @@ def read_evidence(
     failed = next((r for r in kept if r.status == "failed"), None)
     nonce_used: bool | None = None
     ours_known: bool | None = None
+    nonce_final = False
     if payout.nonce is not None:
         witnesses = Witnesses(adapter)
         try:
@@ -96,10 +99,11 @@ def read_evidence(
             if nonces.complete:
                 # Used only when every endpoint counts past it (the lowest, not the highest).
                 nonce_used = nonces.lowest_latest > payout.nonce
+                nonce_final = nonces.lowest_final > payout.nonce
             ours_known = witnesses.knows_any(hashes) if hashes else False
         finally:
             witnesses.close()
-    return Evidence(success, failed, nonce_used, ours_known)
+    return Evidence(success, failed, nonce_used, ours_known, nonce_final)
 
 
 def resolve(
@@ -254,6 +258,12 @@ def _retry(
     consumed = (
         evidence.failed is not None or evidence.success is not None or evidence.consumed_by_others
     )
+    if consumed and not evidence.nonce_final:
+        raise NoChainEvidence(
+            f"nonce {payout.nonce} of {payout.source} is used, but not yet in a final block: "
+            "a reorg could still bring the payout's own transaction back; a new transaction "
+            "is made only once it is final (try again later)"
+        )
     if candidates and not consumed:
         if evidence.nonce_used is not False:
             raise NoChainEvidence(

@@ -3,8 +3,8 @@
 Rules kept here:
 - Only pay what is there. The deposit address's current balance of the asset must cover
   this case and every live case ahead of it on the same address and asset (lower case
-  number, not yet paid); otherwise the case waits for a reviewer with
-  `deposit_balance_short` and the figures.
+  number, not yet paid), and no other payout from it may be on its way; otherwise the
+  case waits for a reviewer with `deposit_balance_short` and the figures.
 - The simulation measures what would arrive. The exact payout (token `transfer`, or the
   native send) is simulated from the deposit address; a revert or a `false` return fails
   it with the decoded reason (`token_not_transferable`); a token that keeps part of every
@@ -122,7 +122,7 @@ def holdings(session: Session, adapter: EvmAdapter, claim: Claim, reference: str
         .where(
             CaseRow.network == claim.network,
             func.lower(CaseRow.deposit_address) == claim.deposit_address.lower(),
-            CaseRow.number < claim.number,
+            CaseRow.id != claim.case_id,
             CaseRow.status.in_((*_HOLDING, *IN_FLIGHT)),
         )
         .order_by(CaseRow.number)
@@ -135,8 +135,11 @@ def holdings(session: Session, adapter: EvmAdapter, claim: Claim, reference: str
             continue
         ref = f"RC-{number:06d}"
         if status in IN_FLIGHT:
+            # On its way, whatever its number: its amount may still be in the balance.
             in_flight.append(ref)
             continue
+        if number > claim.number:
+            continue  # behind this case: it waits for this one, not the other way round
         amount = frozen + fee if frozen is not None else int((facts or {}).get("amount", 0))
         ahead.append((ref, amount))
     return Holdings(held=held, own=claim.amount, ahead=tuple(ahead), in_flight=tuple(in_flight))

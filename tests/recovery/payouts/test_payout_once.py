@@ -266,7 +266,7 @@ def test_a_chain_reset_under_a_database_with_nonces_still_pays_the_next_case(
     second = desk.quoted_case(wei=10**18, sender_index=4, refund=refund)
     approve(desk, second, 4)
     run_until_paid(desk, engine, clock, "bsc")
-    bsc.mine(5)
+    bsc.mine(20)  # the chain grows past the forgotten payout's height
     run_until_paid(desk, engine, clock, "bsc")
 
     paid = desk.read(second)
@@ -379,6 +379,10 @@ def test_a_nonce_taken_by_an_outside_transaction_is_signed_anew_once(
     finally:
         bsc.set_automine(True)
     assert bsc.rpc("eth_getTransactionReceipt", ours.tx_hash) is None
+    clock.advance(seconds=10)
+    engine.payout_cycle()
+    assert [t.kind for t in transactions(context)] == ["transfer"], "not final: nothing new"
+    bsc.mine(70)  # the outside spend is final now: our transaction can never be mined
     bsc.fund(desk.deposit, 3 * 10**18)  # the exchange tops the address up again
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
@@ -386,3 +390,97 @@ def test_a_nonce_taken_by_an_outside_transaction_is_signed_anew_once(
     kinds = [t.kind for t in transactions(context)]
     assert kinds == ["failed_transfer", "transfer"]
     assert any("signed again with a new nonce" in e["detail"] for e in desk.events(case))
+
+
+class Interrupted(Exception):
+    """Stands for a crash between writing a payout down and broadcasting it."""
+
+
+def test_a_signed_payout_whose_deposit_left_before_its_broadcast_never_draws_on_the_gas_wallet(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    case = desk.quoted_case(wei=2 * 10**18, sender_index=5)
+    approve(desk, case, 5)
+
+    def interrupt(point: str) -> None:
+        if point == "after_store":
+            raise Interrupted(point)
+
+    interrupted = PayoutEngine(
+        context.database,
+        context.policy,
+        engine.adapters,
+        engine.signer,
+        clock,
+        crash_hook=interrupt,
+    )
+    interrupted.payout_cycle()
+    assert [t.kind for t in transactions(context)] == ["transfer"]
+    bsc.fund(desk.deposit, 10**15)  # the deposit leaves before the broadcast
+    gas_wallet = engine.signer.gas_wallet_address
+    gas_before = bsc.native_balance(gas_wallet)
+    clock.advance(seconds=130)  # the interrupted worker's lease lapses
+    run_until_paid(desk, engine, clock, "bsc")
+
+    stuck = desk.read(case)
+    assert stuck["status"] == "payout_pending"
+    assert "less than the payout's" in (stuck["check_note"] or "")
+    assert bsc.native_balance(gas_wallet) == gas_before, "the gas wallet paid nothing"
+    assert [t.kind for t in transactions(context)] == ["transfer"]
+
+
+def test_a_refund_address_that_spends_in_the_payout_block_is_still_paid_once(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    case = desk.quoted_case(wei=2 * 10**18, sender_index=6)  # refund = the busy sender
+    refund = case["refund_address"]
+    net = int(case["verdict"]["quote"]["net_amount"])
+    approve(desk, case, 6)
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()
+        assert desk.read(case)["status"] == "payout_sent"
+        bsc.send(refund, to=bsc.accounts[0], value=5 * 10**18)  # spends in the same block
+        bsc.mine(3)
+    finally:
+        bsc.set_automine(True)
+    run_until_paid(desk, engine, clock, "bsc")
+    paid = desk.read(case)
+    assert paid["status"] == "paid"
+    assert int(paid["delivered_amount"]) == net
+
+
+def test_a_token_refund_address_that_moves_tokens_in_the_payout_block_is_paid_exactly(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    token = bsc.deploy_token(symbol="USDT", name="Tether USD", decimals=6)
+    case = desk.quoted_case(wei=80_000_000, sender_index=7, token=token)
+    refund = case["refund_address"]
+    net = int(case["verdict"]["quote"]["net_amount"])
+    approve(desk, case, 7)
+    bsc.fund(desk.deposit, 10**18)
+    bsc.mint(token, refund, 30_000_000)
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()
+        assert desk.read(case)["status"] == "payout_sent"
+        bsc.send(refund, token, _transfer_call(bsc.accounts[0], 30_000_000))
+        bsc.mine(3)
+    finally:
+        bsc.set_automine(True)
+    run_until_paid(desk, engine, clock, "bsc")
+    paid = desk.read(case)
+    assert paid["status"] == "paid"
+    assert int(paid["delivered_amount"]) == net
+
+
+def _transfer_call(recipient: str, value: int) -> str:
+    from chains.devnet import artifacts
+
+    return artifacts.load("TestToken").call_data("transfer", recipient, value)

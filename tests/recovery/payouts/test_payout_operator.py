@@ -65,6 +65,10 @@ def test_a_payout_that_failed_on_chain_is_sent_again_only_with_two_admins(
     assert resolve(desk, case, "retry", desk.alice).status_code == 403
     ops, ops2 = auth("ops-1", Role.ADMIN), auth("ops-2", Role.ADMIN)
     assert resolve(desk, case, "paid", ops).status_code == 409, "the chain shows no delivery"
+    early = resolve(desk, case, "retry", ops)
+    assert early.status_code == 409, "the failed transaction is not final yet"
+    assert "final" in early.json()["detail"]
+    bsc.mine(70)  # anvil finalizes two epochs (64 blocks) behind the head
     first = resolve(desk, case, "retry", ops)
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "payout_failed", "one admin alone sends nothing"

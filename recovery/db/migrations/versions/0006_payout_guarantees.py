@@ -31,6 +31,9 @@ def upgrade() -> None:
             sa.Column("final_at", recovery.db.types.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("retry_requested_by", sa.String(length=128), nullable=True))
+        batch_op.add_column(
+            sa.Column("orphaned_at", recovery.db.types.UTCDateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table("payout_transactions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("broadcast_error", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("recipient", sa.String(length=128), nullable=True))
@@ -56,6 +59,7 @@ def downgrade() -> None:
         batch_op.drop_column("recipient")
         batch_op.drop_column("broadcast_error")
     with op.batch_alter_table("payouts", schema=None) as batch_op:
+        batch_op.drop_column("orphaned_at")
         batch_op.drop_column("retry_requested_by")
         batch_op.drop_column("final_at")
         batch_op.drop_column("delivered_block_hash")
