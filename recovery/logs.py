@@ -17,7 +17,8 @@ _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "ascti
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that log every HTTP request at INFO, full URL included (an RPC URL's path
 # often holds the provider's API key): only their warnings are wanted.
-_CHATTY = ("httpx", "httpcore")
+# One line per request or per job run would bury the case and payout lines.
+_CHATTY = ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler")
 
 
 class JsonFormatter(logging.Formatter):

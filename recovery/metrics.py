@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from chains.evm.endpoints import EndpointState, NetworkEndpoints
 from recovery.db.engine import Database
-from recovery.db.tables import CaseRow
+from recovery.db.tables import CaseRow, LedgerEntryRow, PayoutRow
 from recovery.domain.states import TRANSITIONS, CaseStatus
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -254,6 +254,66 @@ class CaseCollector(Collector):
         yield ages
 
 
+class LedgerCollector(Collector):
+    """Money counted from what the chain showed arrived: delivered payouts, fees and gas.
+
+    Fee entries exist only for delivered payouts (and are removed again if a payout is
+    reorged out before it is final), so the fee income here never counts a refund that did
+    not arrive. Values are base units of each token (floats, as Prometheus keeps them).
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Iterator[Metric]:
+        with self.database.unit_of_work() as session:
+            ledger = session.execute(
+                select(
+                    LedgerEntryRow.kind,
+                    LedgerEntryRow.network,
+                    LedgerEntryRow.token,
+                    LedgerEntryRow.amount,
+                )
+            ).all()
+            payouts = session.execute(
+                select(
+                    PayoutRow.network, PayoutRow.token, PayoutRow.amount, PayoutRow.delivered_amount
+                ).where(PayoutRow.delivered_amount.is_not(None))
+            ).all()
+        booked = GaugeMetricFamily(
+            "recovery_ledger_base_units",
+            "Booked on delivered payouts, by kind (fee, gas), network and token.",
+            labels=["kind", "network", "token"],
+        )
+        totals: dict[tuple[str, str, str], int] = {}
+        for kind, network, token, amount in ledger:
+            key = (str(kind), str(network), str(token))
+            totals[key] = totals.get(key, 0) + int(amount)
+        for key, total in sorted(totals.items()):
+            booked.add_metric(list(key), float(total))
+        delivered = GaugeMetricFamily(
+            "recovery_payouts_delivered_base_units",
+            "What the chain shows arrived at refund addresses, by network and token.",
+            labels=["network", "token"],
+        )
+        shortfalls = GaugeMetricFamily(
+            "recovery_payout_shortfalls",
+            "Delivered payouts that brought less than approved (the token kept part).",
+            labels=["network", "token"],
+        )
+        sums: dict[tuple[str, str], list[int]] = {}
+        for network, token, amount, arrived in payouts:
+            entry = sums.setdefault((str(network), str(token)), [0, 0])
+            entry[0] += arrived or 0
+            entry[1] += (arrived or 0) < amount
+        for (network, token), (arrived_total, short) in sorted(sums.items()):
+            delivered.add_metric([network, token], float(arrived_total))
+            shortfalls.add_metric([network, token], short)
+        yield booked
+        yield delivered
+        yield shortfalls
+
+
 class _Forward(Collector):
     """Shows another registry's metrics (the process's job figures) in a scrape."""
 
@@ -270,6 +330,7 @@ def registry_for(
     """A registry with the cases of `database` and the job figures of `jobs`."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CaseCollector(database, clock))
+    registry.register(LedgerCollector(database))
     registry.register(_Forward(jobs.registry))
     return registry
 

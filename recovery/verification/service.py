@@ -682,7 +682,25 @@ class Checker:
         net = int(quote["net_amount"])
         checked = preflight(session, adapter, claim, reference=case.reference, payout_amount=net)
         if not checked.passed:
-            return checked.reason_code or "", checked.detail
+            code = checked.reason_code or ""
+            condition = {
+                "id": _PREFLIGHT_CONDITIONS.get(code, code),
+                "status": "fail",
+                "detail": checked.detail,
+                "reason_code": code,
+            }
+            verdict = dict(case.verdict or {})
+            others = [c for c in verdict.get("conditions", []) if c.get("id") != condition["id"]]
+            # The verdict names what the chain showed; no quote is offered for it.
+            case.verdict = {
+                **verdict,
+                "eligible": False,
+                "conditions": [*others, condition],
+                "reason_codes": [*verdict.get("reason_codes", []), code],
+                "quote": None,
+                "summary": f"Held for a reviewer: {checked.detail}.",
+            }
+            return code, checked.detail
         keeps = checked.token_keeps
         quote = {**quote, "received_amount": str(net - keeps), "token_keeps_amount": str(keeps)}
         if keeps:
@@ -814,6 +832,13 @@ class Checker:
         )
         with self.database.unit_of_work() as session:
             release(session, snapshot.id, owner=self.owner, next_check_at=self.clock())
+
+
+# The verdict condition each pre-quote payout check fails.
+_PREFLIGHT_CONDITIONS = {
+    "token_not_transferable": "token_transferable",
+    "deposit_balance_short": "deposit_balance_covers",
+}
 
 
 def _chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:

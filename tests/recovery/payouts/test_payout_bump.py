@@ -40,5 +40,6 @@ def test_a_stuck_payout_is_fee_bumped_and_paid_exactly_once(
     engine.payout_cycle()
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
     mined = [c for c in candidates if bsc.rpc("eth_getTransactionReceipt", c.tx_hash)]
     assert len(mined) == 1, "exactly one of the candidates is on chain"

@@ -78,6 +78,7 @@ def test_a_worker_killed_around_the_broadcast_pays_exactly_once(
 
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
     sent_after = int(bsc.rpc("eth_getTransactionCount", desk.deposit, "latest"), 16)
     assert sent_after - sent_before == 1, "exactly one payout transaction on chain"
     with context.database.unit_of_work() as session:

@@ -100,6 +100,7 @@ def test_a_false_returning_transfer_that_moved_nothing_is_never_paid(
     assert "holds 0 base units" in last["detail"]
     assert bsc.token_balance(token, refund) == before
     assert fees_booked(context) == []
+    assert 'recovery_ledger_base_units{kind="fee"' not in desk.client.get("/metrics").text
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "payout_failed", "never retried on its own"
 
@@ -131,6 +132,15 @@ def test_a_fee_on_transfer_token_shows_what_arrives_and_records_it_exactly(
     last = desk.events(case)[-1]
     assert last["reason_code"] == "payout_shortfall"
     assert f"{arrived} base units arrived" in last["detail"]
+    metrics = desk.client.get("/metrics").text
+    labels = f'network="bsc",token="{token}"'
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values[f"recovery_payout_shortfalls{{{labels}}}"] == 1
+    assert values[f"recovery_payouts_delivered_base_units{{{labels}}}"] == arrived
 
 
 def test_a_deposit_moved_away_after_the_quote_is_held_and_nothing_is_signed(
@@ -171,6 +181,9 @@ def test_two_cases_that_the_balance_cannot_both_cover_hold_the_second(
     # 70 held, 80 needed: the later case is the one that waits.
     assert second["status"] == "in_review"
     assert desk.events(second)[-1]["reason_code"] == "deposit_balance_short"
+    held = next(c for c in second["verdict"]["conditions"] if c["id"] == "deposit_balance_covers")
+    assert held["status"] == "fail"
+    assert "holds 70000000" in held["detail"]
     bsc.mint(token, desk.deposit, 10_000_000)  # the exchange restores the balance
     refund = first["refund_address"]
     before = bsc.token_balance(token, refund)
@@ -214,6 +227,9 @@ def test_a_paused_token_is_held_before_the_quote_with_the_decoded_reason(
     last = desk.events(case)[-1]
     assert last["reason_code"] == "token_not_transferable"
     assert "paused" in last["detail"]
+    condition = next(c for c in case["verdict"]["conditions"] if c["id"] == "token_transferable")
+    assert (condition["status"], "paused" in condition["detail"]) == ("fail", True)
+    assert (case["verdict"]["eligible"], case["verdict"]["quote"]) == (False, None)
     refused = desk.client.post(f"/v1/review/{case['id']}/approve", headers=desk.rita)
     assert refused.status_code == 409, "no quote was issued, so nothing can be approved"
     assert transactions(context) == []

@@ -165,6 +165,7 @@ def test_a_bump_the_sender_cannot_afford_is_topped_up_and_resent_at_the_same_fee
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert bsc.token_balance(token, refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
 
 
 def test_bumps_stop_at_the_fee_cap(
@@ -192,6 +193,7 @@ def test_bumps_stop_at_the_fee_cap(
         bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
+    assert int(desk.read(case)["delivered_amount"]) == int(case["verdict"]["quote"]["net_amount"])
 
 
 def test_a_paid_payout_reorged_out_is_tracked_again_and_sent_once(
@@ -221,6 +223,7 @@ def test_a_paid_payout_reorged_out_is_tracked_again_and_sent_once(
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net
+    assert int(desk.read(case)["delivered_amount"]) == net
     assert len(transactions(context)) == 1, "the same signed transaction, never a second"
 
 

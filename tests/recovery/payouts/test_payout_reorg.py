@@ -41,4 +41,5 @@ def test_the_engine_checks_the_deposit_before_signing_and_pays_once_it_is_back(
 
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == int(again["verdict"]["quote"]["net_amount"])
+    assert bsc.native_balance(refund) - before == int(desk.read(case)["delivered_amount"])
     assert [row.kind for row in transactions(context)] == ["transfer"]
