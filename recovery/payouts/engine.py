@@ -103,7 +103,8 @@ class PayoutEngine(Finality):
                 log.warning("payout of case %s: lease lost to another worker; left alone", case_id)
                 continue
             except PayoutBlocked as blocked:
-                self._note(case_id, str(blocked))
+                if not self._stalled(case_id, str(blocked), report):
+                    self._note(case_id, str(blocked))
             except ChainError as exc:
                 self._note(case_id, f"chain unavailable: {exc}")
             except Exception:
@@ -294,6 +295,32 @@ class PayoutEngine(Finality):
             next_check=self.clock() + timedelta(seconds=30),
         )
         return self.clock() + timedelta(seconds=30)
+
+    def _stalled(self, case_id: str, why: str, report: PayoutReport) -> bool:
+        """A signed payout blocked since `stall_after` goes to an operator; True if it did.
+
+        Whatever blocks it (a nonce gap, refusals by every node, a balance that left after
+        signing), a payout never waits in silence: quarantined, it is still watched on
+        chain and never sent again on its own.
+        """
+        with self.database.unit_of_work() as session:
+            case = CaseRepository(session).get(case_id)
+            if case is None or case.status != CaseStatus.PAYOUT_PENDING:
+                return False
+            payout = self._payout(session, case_id)
+            candidates = self._candidates(session, payout.id)
+        if not candidates or self.clock() - candidates[0].created_at < self.stall_after:
+            return False
+        self._move(
+            case_id,
+            CaseStatus.QUARANTINED,
+            f"payout nonce {candidates[0].nonce} from {payout.source}, signed "
+            f"{candidates[0].created_at.isoformat()}, has been blocked since: {why}; it is "
+            "watched on chain and an operator decides",
+            report,
+            reason_code=ReasonCode.PAYOUT_STALLED,
+        )
+        return True
 
     def _sent(self, case_id: str, chosen: PayoutTransactionRow, report: PayoutReport) -> None:
         self._move(case_id, CaseStatus.PAYOUT_SENT, f"payout {chosen.tx_hash} broadcast", report)

@@ -432,6 +432,12 @@ def test_a_signed_payout_whose_deposit_left_before_its_broadcast_never_draws_on_
     assert "less than the payout's" in (stuck["check_note"] or "")
     assert bsc.native_balance(gas_wallet) == gas_before, "the gas wallet paid nothing"
     assert [t.kind for t in transactions(context)] == ["transfer"]
+    clock.advance(hours=1)  # never waiting in silence: past the stall limit, an operator's
+    engine.payout_cycle()
+    quarantined = desk.read(case)
+    assert quarantined["status"] == "quarantined"
+    assert desk.events(case)[-1]["reason_code"] == "payout_stalled"
+    assert bsc.native_balance(gas_wallet) == gas_before
 
 
 def test_a_refund_address_that_spends_in_the_payout_block_is_still_paid_once(
