@@ -528,6 +528,12 @@ class Checker:
                     self._confirm_one(case, head, hashes, report)
                 except StaleCase:
                     self._conflict(case, report)
+                except ChainError as exc:
+                    # The payout check before a quote reads the chain too: an outage there
+                    # leaves the case where it is, as any other RPC failure does.
+                    report.rpc_errors[network] += 1
+                    log.warning("confirming case %s: %s RPC: %s", case.reference, network, exc)
+                    self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
                 except Exception:
                     report.errors += 1
                     log.exception("confirming case %s failed", case.reference)

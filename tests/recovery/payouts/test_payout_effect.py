@@ -233,3 +233,48 @@ def test_a_paused_token_is_held_before_the_quote_with_the_decoded_reason(
     refused = desk.client.post(f"/v1/review/{case['id']}/approve", headers=desk.rita)
     assert refused.status_code == 409, "no quote was issued, so nothing can be approved"
     assert transactions(context) == []
+
+
+def test_an_rpc_outage_during_the_payout_check_leaves_the_case_confirming(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    from chains.errors import RpcUnavailable
+    from chains.evm.adapter import EvmAdapter
+    from recovery.verification.service import Checker
+
+    class NoSimulation(EvmAdapter):
+        def simulate_transfer(self, **_: Any) -> Any:
+            raise RpcUnavailable("bsc", "eth_simulateV1", {"http://node": "connection refused"})
+
+    desk, _ = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    account = bsc.accounts[8]
+    bsc.fund(account, 10**20)
+    tx = bsc.send(account, to=desk.deposit, value=10**18)
+    filed = desk.client.post(
+        "/v1/appeals",
+        json={
+            "case_type": "wrong_network",
+            "network": "bsc",
+            "opened_for": "ethereum",
+            "tx_hash": tx,
+            "token": "native",
+            "deposit_address": desk.deposit,
+            "refund_address": account,
+        },
+        headers=desk.alice,
+    )
+    assert filed.status_code == 201, filed.text
+    desk.checker.verify_cycle()
+    bsc.mine(2)
+    clock.advance(seconds=2)
+    flaky = NoSimulation("bsc", desk.devnet.endpoints()["bsc"].split(","))
+    report = Checker(context.database, context.policy, {"bsc": flaky}, clock).confirm_cycle()
+    flaky.close()
+    case = desk.read(filed.json())
+    assert case["status"] == "confirming"
+    assert "RPC unavailable" in (case["check_note"] or "")
+    assert (report.errors, report.rpc_errors["bsc"]) == (0, 1)
+    clock.advance(seconds=20)
+    desk.checker.confirm_cycle()
+    assert desk.read(filed.json())["status"] == "quoted", "the next cycle with a node quotes it"
