@@ -372,6 +372,19 @@ class DevnetChain:
             )
         return self.send(sender, forwarder, data, value=total, gas=200_000 + 50_000 * len(payments))
 
+    def deploy_front_token(
+        self, symbol: str = "FRT", name: str = "Front Token", decimals: int = 6
+    ) -> tuple[str, str]:
+        """Deploy a token reached through a front: returns (front, ledger) addresses.
+
+        Users call the front; its ledger, at another address, holds the balances and
+        emits the `Transfer` logs.
+        """
+        front = self.deploy("TokenFront", name, symbol, decimals)
+        data = artifacts.load("TokenFront").call_data("ledger")
+        ledger = "0x" + str(self.rpc("eth_call", {"to": front, "data": data}, "latest"))[-40:]
+        return front, str(to_checksum_address(ledger))
+
     def deploy_collectible(self) -> str:
         """Deploy an ERC-721-style collectible whose Transfer log has 4 topics."""
         return self.deploy("TestCollectible")

@@ -211,6 +211,9 @@ class PayoutRow(Base):
     # When the chain was found to show neither this payout nor its deposit any more (a
     # reset devnet, a reorg deeper than both): nothing of it is ever sent again.
     orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The contract whose Transfer logs show the payout, when it is not `token` (a token
+    # reached through a front contract).
+    log_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # The admin who asked to send a settled payout again; a second admin must confirm.
     retry_requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 

@@ -67,17 +67,19 @@ def measure(adapter: EvmAdapter, payout: PayoutRow, receipt: Receipt) -> Deliver
     before = adapter.token_balance_at(payout.token, destination, block - 1)
     after = adapter.token_balance_at(payout.token, destination, block)
     source = payout.source.lower()
+    # A token reached through a front logs from its ledger, not from the address called.
+    emitter = payout.log_token or payout.token
     logged = sum(
         t.value
         for t in receipt.transfers
-        if t.token.lower() == payout.token.lower()
+        if t.token.lower() == emitter.lower()
         and t.sender.lower() == source
         and t.recipient.lower() == destination.lower()
     )
     # Take out what other transactions of the block moved into and out of the address.
     others = 0
     for tx_hash, transfer in adapter.token_transfers_in_block(
-        payout.token, receipt.block_hash, destination
+        emitter, receipt.block_hash, destination
     ):
         if tx_hash == receipt.tx_hash.lower():
             continue

@@ -258,7 +258,10 @@ def _freeze_payout(
                 "must settle it before the case is paid again"
             )
     payout.network = case.network
-    payout.token = str(facts.get("token", case.token))
+    # A token reached through a front: the quote's simulation chose the contract to call.
+    payout.token = str(facts.get("payout_token") or facts.get("token", case.token))
+    log_token = facts.get("log_token")
+    payout.log_token = str(log_token) if log_token and log_token != payout.token else None
     payout.source = case.deposit_address
     payout.destination = case.refund_address
     payout.amount = amount

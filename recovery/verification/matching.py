@@ -45,6 +45,9 @@ class Matched:
     parts: tuple[tuple[int, int], ...] = ()
     # Native value that arrived (partly) through contract calls, read from a call trace.
     internal: bool = False
+    # The contract that emitted the Transfer logs when it is not the token the user named
+    # (a token reached through a front contract); None when they are the same.
+    log_token: str | None = None
 
     @property
     def log_index(self) -> int:
@@ -78,8 +81,11 @@ def match(
     chosen = _token_transfers(case, tx)
     if isinstance(chosen, Refused):
         return chosen
+    emitter = chosen[0].token
+    front = emitter.lower() != case.token.lower()
     found = Matched(
-        token=chosen[0].token,
+        token=case.token if front else emitter,
+        log_token=emitter if front else None,
         amount=sum(t.value for t in chosen),
         sender=chosen[0].sender,
         log_indexes=tuple(t.log_index for t in chosen),
@@ -153,7 +159,7 @@ def _token_transfers(case: Case, tx: TransactionFacts) -> tuple[TokenTransfer, .
                     f"log {index} of transaction {tx.tx_hash} moved {transfer.token} to "
                     f"{transfer.recipient}, not to {case.deposit_address}",
                 )
-            if transfer.token.lower() != token:
+            if transfer.token.lower() != token and not _through_front(case, tx, (transfer,)):
                 return Refused(
                     "token_mismatch",
                     f"log {index} of transaction {tx.tx_hash} moved {transfer.token} to "
@@ -168,6 +174,8 @@ def _token_transfers(case: Case, tx: TransactionFacts) -> tuple[TokenTransfer, .
             f"transaction {tx.tx_hash} moved no tokens to {case.deposit_address}",
         )
     of_token = tuple(t for t in arriving if t.token.lower() == token)
+    if not of_token and _through_front(case, tx, arriving):
+        return arriving
     if not of_token:
         seen = ", ".join(sorted({t.token for t in arriving}))
         return Refused(
@@ -175,6 +183,17 @@ def _token_transfers(case: Case, tx: TransactionFacts) -> tuple[TokenTransfer, .
             f"transaction {tx.tx_hash} sent {seen} to {case.deposit_address}, not {case.token}",
         )
     return of_token
+
+
+def _through_front(case: Case, tx: TransactionFacts, transfers: tuple[TokenTransfer, ...]) -> bool:
+    """True when the user called the token they named and its logs came from one other
+    contract: a token reached through a front, whose ledger emits the Transfer logs."""
+    emitters = {t.token.lower() for t in transfers}
+    return (
+        (tx.recipient or "").lower() == case.token.lower()
+        and len(emitters) == 1
+        and case.token.lower() not in emitters
+    )
 
 
 def _listing(transfers: tuple[TokenTransfer, ...]) -> str:

@@ -31,7 +31,7 @@ from recovery.db.engine import Database
 from recovery.domain.case import NATIVE, Case
 from recovery.domain.errors import StaleCase
 from recovery.domain.states import CaseStatus
-from recovery.payouts.preflight import Claim, preflight
+from recovery.payouts.preflight import Claim, Preflight, preflight
 from recovery.review.quotes import issue_quote
 from recovery.verification.claims import (
     NotAllWritten,
@@ -429,6 +429,7 @@ class Checker:
         symbol = listed.symbol if listed else (metadata.symbol if metadata else None)
         case.facts = {
             "token": found.token,
+            "log_token": found.log_token,
             "symbol": symbol,
             "decimals": decimals,
             "amount": str(found.amount),
@@ -687,6 +688,9 @@ class Checker:
         )
         net = int(quote["net_amount"])
         checked = preflight(session, adapter, claim, reference=case.reference, payout_amount=net)
+        log_token = case.facts.get("log_token")
+        if log_token:
+            checked = self._front_or_ledger(session, adapter, case, claim, checked, net)
         if not checked.passed:
             code = checked.reason_code or ""
             condition = {
@@ -717,6 +721,55 @@ class Checker:
             ]
         case.verdict = {**(case.verdict or {}), "quote": quote}
         return None
+
+    def _front_or_ledger(
+        self,
+        session: Any,
+        adapter: EvmAdapter,
+        case: Case,
+        claim: Claim,
+        checked: Preflight,
+        net: int,
+    ) -> Preflight:
+        """A token reached through a front: the simulation decides which address to call.
+
+        The front (the token the user named) is tried first; when its transfer would fail,
+        the contract that emitted the deposit's Transfer logs is tried. The verdict names
+        both, and which one the payout calls.
+        """
+        facts = dict(case.facts or {})
+        front, ledger = claim.token, str(facts["log_token"])
+        chosen, other = front, ledger
+        if not checked.passed and checked.reason_code == "token_not_transferable":
+            alternative = preflight(
+                session,
+                adapter,
+                replace(claim, token=ledger),
+                reference=case.reference,
+                payout_amount=net,
+            )
+            if alternative.passed:
+                checked, chosen, other = alternative, ledger, front
+        facts["payout_token"] = chosen
+        case.facts = facts
+        passed = checked.passed
+        condition = {
+            "id": "token_contract",
+            "status": "pass" if passed else "fail",
+            "detail": (
+                f"the deposit's Transfer logs were emitted by {ledger}, not by {front}, the "
+                f"token named; the payout calls {chosen}"
+                + (f" (a transfer through {other} would fail)" if chosen == ledger else "")
+                if passed
+                else f"the deposit's Transfer logs were emitted by {ledger}, not by {front}; "
+                "a payout through either would fail"
+            ),
+            "reason_code": None if passed else "token_not_transferable",
+        }
+        verdict = dict(case.verdict or {})
+        others = [c for c in verdict.get("conditions", []) if c.get("id") != "token_contract"]
+        case.verdict = {**verdict, "conditions": [*others, condition]}
+        return checked
 
     def _reorged(self, case: Case, block: int, expected: str, found: str, now: datetime) -> None:
         """The deposit's block is no longer on the chain: look the transaction up again."""

@@ -278,3 +278,50 @@ def test_an_rpc_outage_during_the_payout_check_leaves_the_case_confirming(
     clock.advance(seconds=20)
     desk.checker.confirm_cycle()
     assert desk.read(filed.json())["status"] == "quoted", "the next cycle with a node quotes it"
+
+
+def test_a_token_reached_through_a_front_is_named_with_its_ledger_and_paid_exactly(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    front, ledger = bsc.deploy_front_token(symbol="FRT", decimals=6)
+    account = bsc.accounts[4]
+    bsc.fund(account, 10**20)
+    bsc.call_contract("TokenFront", front, "mint", account, 60_000_000)
+    tx = bsc.call_contract(
+        "TokenFront", front, "transfer", desk.deposit, 60_000_000, sender=account
+    )
+    filed = desk.client.post(
+        "/v1/appeals",
+        json={
+            "case_type": "wrong_network",
+            "network": "bsc",
+            "opened_for": "ethereum",
+            "tx_hash": tx,
+            "token": front,
+            "deposit_address": desk.deposit,
+            "refund_address": account,
+            "claimed_amount": "60000000",
+        },
+        headers=desk.alice,
+    )
+    assert filed.status_code == 201, filed.text
+    desk.checker.verify_cycle()
+    bsc.mine(2)
+    clock.advance(seconds=2)
+    desk.checker.confirm_cycle()
+    case = desk.read(filed.json())
+    assert case["status"] == "quoted", case
+    assert case["facts"]["log_token"].lower() == ledger.lower()
+    named = next(c for c in case["verdict"]["conditions"] if c["id"] == "token_contract")
+    assert named["status"] == "pass"
+    assert ledger in named["detail"]
+    assert f"the payout calls {front}" in named["detail"]
+    net = int(case["verdict"]["quote"]["net_amount"])
+    before = bsc.token_balance(front, account)
+    approve(desk, case, 4)
+    run_until_paid(desk, engine, clock, "bsc")
+    paid = desk.read(case)
+    assert paid["status"] == "paid"
+    assert bsc.token_balance(front, account) - before == int(paid["delivered_amount"]) == net

@@ -1,0 +1,26 @@
+"""payout log token: the contract that emits a front-ended token's Transfer logs
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-02 07:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("payouts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("log_token", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("payouts", schema=None) as batch_op:
+        batch_op.drop_column("log_token")
