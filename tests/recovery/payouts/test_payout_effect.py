@@ -15,6 +15,35 @@ from tests.recovery.payouts.test_payout_flow import approve, run_until_paid, tra
 from tests.recovery.review.conftest import Desk
 
 
+def file_transfer(
+    desk: Desk, tx: str, token: str, refund: str, claimed: int | None = None
+) -> dict[str, Any]:
+    """File a wrong-network appeal (bsc, opened for ethereum) for `tx`; the filed case."""
+    body: dict[str, Any] = {
+        "case_type": "wrong_network",
+        "network": "bsc",
+        "opened_for": "ethereum",
+        "tx_hash": tx,
+        "token": token,
+        "deposit_address": desk.deposit,
+        "refund_address": refund,
+    }
+    if claimed is not None:
+        body["claimed_amount"] = str(claimed)
+    filed = desk.client.post("/v1/appeals", json=body, headers=desk.alice)
+    assert filed.status_code == 201, filed.text
+    return filed.json()  # type: ignore[no-any-return]
+
+
+def checked(desk: Desk, chain: DevnetChain, case: dict[str, Any]) -> Any:
+    """Verify and confirm the case; the case as it then stands."""
+    desk.checker.verify_cycle()
+    chain.mine(2)
+    desk.clock.advance(seconds=2)
+    desk.checker.confirm_cycle()
+    return desk.read(case)
+
+
 def filed_and_checked(
     desk: Desk, chain: DevnetChain, token: str, value: int, sender: int, *, claim: bool = True
 ) -> Any:
@@ -22,26 +51,7 @@ def filed_and_checked(
     account = chain.accounts[sender]
     chain.fund(account, 10**20)
     tx = chain.mis_sent_deposit(token, desk.deposit, value, sender=account)
-    filed = desk.client.post(
-        "/v1/appeals",
-        json={
-            "case_type": "wrong_network",
-            "network": "bsc",
-            "opened_for": "ethereum",
-            "tx_hash": tx,
-            "token": token,
-            "deposit_address": desk.deposit,
-            "refund_address": account,
-            **({"claimed_amount": str(value)} if claim else {}),
-        },
-        headers=desk.alice,
-    )
-    assert filed.status_code == 201, filed.text
-    desk.checker.verify_cycle()
-    chain.mine(2)
-    desk.clock.advance(seconds=2)
-    desk.checker.confirm_cycle()
-    return desk.read(filed.json())
+    return checked(desk, chain, file_transfer(desk, tx, token, account, value if claim else None))
 
 
 def fees_booked(context: AppContext) -> list[LedgerEntryRow]:
@@ -204,25 +214,7 @@ def test_a_paused_token_is_held_before_the_quote_with_the_decoded_reason(
     bsc.mint(token, account, 10**8)
     tx = bsc.transfer_token(token, account, desk.deposit, 10**8)
     bsc.pause_token(token)
-    filed = desk.client.post(
-        "/v1/appeals",
-        json={
-            "case_type": "wrong_network",
-            "network": "bsc",
-            "opened_for": "ethereum",
-            "tx_hash": tx,
-            "token": token,
-            "deposit_address": desk.deposit,
-            "refund_address": account,
-        },
-        headers=desk.alice,
-    )
-    assert filed.status_code == 201, filed.text
-    desk.checker.verify_cycle()
-    bsc.mine(2)
-    desk.clock.advance(seconds=2)
-    desk.checker.confirm_cycle()
-    case = desk.read(filed.json())
+    case = checked(desk, bsc, file_transfer(desk, tx, token, account))
     assert case["status"] == "in_review"
     last = desk.events(case)[-1]
     assert last["reason_code"] == "token_not_transferable"
@@ -251,33 +243,20 @@ def test_an_rpc_outage_during_the_payout_check_leaves_the_case_confirming(
     account = bsc.accounts[8]
     bsc.fund(account, 10**20)
     tx = bsc.send(account, to=desk.deposit, value=10**18)
-    filed = desk.client.post(
-        "/v1/appeals",
-        json={
-            "case_type": "wrong_network",
-            "network": "bsc",
-            "opened_for": "ethereum",
-            "tx_hash": tx,
-            "token": "native",
-            "deposit_address": desk.deposit,
-            "refund_address": account,
-        },
-        headers=desk.alice,
-    )
-    assert filed.status_code == 201, filed.text
+    filed = file_transfer(desk, tx, "native", account)
     desk.checker.verify_cycle()
     bsc.mine(2)
     clock.advance(seconds=2)
     flaky = NoSimulation("bsc", desk.devnet.endpoints()["bsc"].split(","))
     report = Checker(context.database, context.policy, {"bsc": flaky}, clock).confirm_cycle()
     flaky.close()
-    case = desk.read(filed.json())
+    case = desk.read(filed)
     assert case["status"] == "confirming"
     assert "RPC unavailable" in (case["check_note"] or "")
     assert (report.errors, report.rpc_errors["bsc"]) == (0, 1)
     clock.advance(seconds=20)
     desk.checker.confirm_cycle()
-    assert desk.read(filed.json())["status"] == "quoted", "the next cycle with a node quotes it"
+    assert desk.read(filed)["status"] == "quoted", "the next cycle with a node quotes it"
 
 
 def test_a_token_reached_through_a_front_is_named_with_its_ledger_and_paid_exactly(
@@ -292,26 +271,7 @@ def test_a_token_reached_through_a_front_is_named_with_its_ledger_and_paid_exact
     tx = bsc.call_contract(
         "TokenFront", front, "transfer", desk.deposit, 60_000_000, sender=account
     )
-    filed = desk.client.post(
-        "/v1/appeals",
-        json={
-            "case_type": "wrong_network",
-            "network": "bsc",
-            "opened_for": "ethereum",
-            "tx_hash": tx,
-            "token": front,
-            "deposit_address": desk.deposit,
-            "refund_address": account,
-            "claimed_amount": "60000000",
-        },
-        headers=desk.alice,
-    )
-    assert filed.status_code == 201, filed.text
-    desk.checker.verify_cycle()
-    bsc.mine(2)
-    clock.advance(seconds=2)
-    desk.checker.confirm_cycle()
-    case = desk.read(filed.json())
+    case = checked(desk, bsc, file_transfer(desk, tx, front, account, 60_000_000))
     assert case["status"] == "quoted", case
     assert case["facts"]["log_token"].lower() == ledger.lower()
     named = next(c for c in case["verdict"]["conditions"] if c["id"] == "token_contract")
