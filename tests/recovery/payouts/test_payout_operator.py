@@ -174,3 +174,35 @@ def test_an_unknowable_broadcast_is_quarantined_and_resent_on_its_own_nonce(
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net
     assert [row.tx_hash for row in transactions(context)] == [stored[0].tx_hash]
+
+
+def test_an_operator_retry_of_a_stalled_payout_that_then_lands_pays_once(
+    paying_desk: tuple[Desk, PayoutEngine], context: AppContext, clock: Clock, auth: Any
+) -> None:
+    desk, engine = paying_desk
+    bsc = desk.devnet.chain("bsc")
+    refund = "0x6666666666666666666666666666666666666607"
+    before = bsc.native_balance(refund)
+    case = desk.quoted_case(wei=10**18, sender_index=3, refund=refund)
+    net = int(case["verdict"]["quote"]["net_amount"])
+    approve(desk, case, 3)
+    ops = auth("ops", Role.ADMIN)
+    bsc.set_automine(False)
+    try:
+        engine.payout_cycle()
+        (first,) = transactions(context)
+        clock.advance(hours=2)  # unmined past the stall limit: an operator's now
+        engine.payout_cycle()
+        assert desk.read(case)["status"] == "quarantined"
+        assert bsc.rpc("eth_getTransactionByHash", first.tx_hash) is not None, "still pooled"
+        resent = resolve(desk, case, "retry", ops)
+        assert resent.status_code == 200, resent.text
+        assert resent.json()["status"] == "payout_pending"
+        engine.payout_cycle()  # the same signed transaction goes out again
+        bsc.mine(3)  # and the first broadcast lands
+    finally:
+        bsc.set_automine(True)
+    run_until_paid(desk, engine, clock, "bsc")
+    assert desk.read(case)["status"] == "paid"
+    assert bsc.native_balance(refund) - before == net == int(desk.read(case)["delivered_amount"])
+    assert [t.tx_hash for t in transactions(context) if t.kind == "transfer"] == [first.tx_hash]
