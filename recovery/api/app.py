@@ -14,8 +14,10 @@ from recovery.api.context import AppContext
 from recovery.api.errors import DECLARED, error_responses, error_schema, install_error_handlers
 from recovery.api.limits import BodySizeLimit
 from recovery.appeals import endpoints as appeals
+from recovery.appeals.contract import appeal_schemas
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
+from recovery.deposit_addresses.contract import deposit_address_schemas
 from recovery.errors import InvalidInput
 from recovery.nodes import endpoints as nodes
 from recovery.payouts import endpoints as payouts
@@ -55,7 +57,11 @@ def create_app(context: AppContext) -> FastAPI:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated spec, with FastAPI's validation-error shape replaced by ours."""
+    """The generated spec, with FastAPI's validation-error shape replaced by ours.
+
+    The appeal and deposit address bodies are the policy's: their networks, and the
+    address and hash formats of each network's family, replace the flat models' schemas.
+    """
     if app.openapi_schema is None:
         spec = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -69,6 +75,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if response is not None and "HTTPValidationError" in str(response):
                     # FastAPI's own 422 for a route that declares none: request validation.
                     operation["responses"]["422"] = error_responses(InvalidInput)[422]
+        policy = app.state.context.policy
+        schemas.update(appeal_schemas(policy))
+        schemas.update(deposit_address_schemas(policy))
         for name, error in sorted(DECLARED.items()):
             if name in schemas:
                 raise TypeError(f"error class {name} shares its name with a schema")

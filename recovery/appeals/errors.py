@@ -19,8 +19,8 @@ class IdempotencyKeyReused(InvalidInput):
     """Raised when an Idempotency-Key comes back with a different request body."""
 
 
-class AddressNotClaimants(InvalidInput):
-    """Raised when the deposit address is not one of the claimant's."""
+class AddressNotClaimants(NotFound):
+    """Raised when the claimant has no such deposit address (someone else's is not shown)."""
 
     reason_code = "address_not_claimants"
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from recovery.catalogue.schemas import VerdictPublic
 from recovery.domain.case import Case, CaseEvent
 
 _STRICT = ConfigDict(extra="forbid")
+
+
+def _refuse_bool(value: object) -> object:
+    # Pydantic reads true as 1; JSON Schema's integer (as the contract says) excludes it.
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, not a boolean")
+    return value
+
+
+# An integer as JSON Schema means one: 3 or 3.0, never true or false.
+JsonInt = Annotated[int, BeforeValidator(_refuse_bool)]
 
 
 class AppealCreate(BaseModel):
@@ -44,7 +55,7 @@ class AppealCreate(BaseModel):
         pattern=r"^[0-9]+$",
         description="Amount that was sent, as an integer in base units (wei, token units).",
     )
-    log_indexes: list[Annotated[int, Field(ge=0, le=2_147_483_647)]] | None = Field(
+    log_indexes: list[Annotated[JsonInt, Field(ge=0, le=2_147_483_647)]] | None = Field(
         default=None,
         min_length=1,
         max_length=100,

@@ -68,13 +68,13 @@ def normalise(policy: Policy, appeal: AppealCreate) -> AppealCreate:
                 "opened for; that is not a wrong-network case (file unlisted_token if the "
                 "token is not listed)"
             )
-    elif appeal.opened_for is not None and appeal.opened_for.strip().lower() != network:
+    elif appeal.opened_for is not None:
         raise InvalidInput(
             "opened_for: an unlisted_token appeal is about the network the address was opened "
-            "for; leave opened_for out or set it equal to network"
+            "for, which network names; leave opened_for out (or null)"
         )
     token = appeal.token
-    token = NATIVE if token.lower() == NATIVE else formats.address(family, token, "token")
+    token = NATIVE if token == NATIVE else formats.address(family, token, "token")
     if appeal.claimed_amount is not None and int(appeal.claimed_amount) == 0:
         raise InvalidInput("claimed_amount: must be greater than zero (base units)")
     log_indexes = appeal.log_indexes
@@ -108,8 +108,8 @@ def _check_deposit_address(session: Session, claimant: str, appeal: AppealCreate
     row = DepositAddressRepository(session).get(appeal.deposit_address)
     if row is None or row.owner != claimant:
         raise AddressNotClaimants(
-            f"deposit_address: {appeal.deposit_address} is not one of your deposit addresses; "
-            "name the address the exchange gave you"
+            f"deposit_address: you have no deposit address {appeal.deposit_address}; name "
+            "the address the exchange gave you (GET /v1/deposit-addresses lists yours)"
         )
     opened_on = ", ".join(row.networks)
     if appeal.case_type == CaseType.WRONG_NETWORK.value:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from recovery.appeals.schemas import JsonInt
 from recovery.db.tables import DepositAddressRow
 
 
@@ -19,7 +20,7 @@ class DepositAddressCreate(BaseModel):
     networks: list[str] = Field(
         min_length=1, max_length=64, description="Networks the address was opened for."
     )
-    hd_index: int | None = Field(
+    hd_index: JsonInt | None = Field(
         default=None,
         ge=0,
         lt=2**31,

@@ -18,12 +18,18 @@ class AddressAlreadyRegistered(Conflict):
 
 
 def known_network(policy: Policy, network: str, field: str) -> str:
-    """The network id if the policy knows it, else a 422 that lists the known ids."""
-    key = network.strip().lower()
-    if key not in policy.networks:
+    """The network id if the policy knows it, else a 422 that lists the known ids.
+
+    Exactly an id, as the contract's enum says: `ETHEREUM` or ` bsc` is refused, not
+    guessed at, so that what a client sends is what it is stored and judged as.
+    """
+    if network not in policy.networks:
         known = ", ".join(sorted(policy.networks))
-        raise InvalidInput(f"{field}: unknown network {network!r}; known networks: {known}")
-    return key
+        raise InvalidInput(
+            f"{field}: unknown network {network!r}; send one of the network ids exactly "
+            f"(lowercase, as GET /v1/networks lists them): {known}"
+        )
+    return network
 
 
 def register(

@@ -136,8 +136,10 @@ def test_appeal_on_someone_elses_deposit_address_is_refused(
     response = client.post(
         "/v1/appeals", json=appeal_body(deposit_address=OTHER_DEPOSIT), headers=alice
     )
-    assert response.status_code == 422
+    # Not shown to alice: the same answer as for an address nobody registered.
+    assert response.status_code == 404
     assert response.json()["reason_code"] == "address_not_claimants"
+    assert "bob" not in response.json()["detail"]
     assert count_cases(context) == 0
 
 

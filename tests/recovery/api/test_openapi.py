@@ -17,3 +17,17 @@ def test_openapi_yaml_matches_the_app() -> None:
     assert yaml.safe_load(SPEC.read_text()) == yaml.safe_load(generated), (
         "openapi.yaml is out of date: run `make openapi` and commit it"
     )
+
+
+def test_the_appeal_body_is_the_policys() -> None:
+    schemas = yaml.safe_load(openapi_yaml())["components"]["schemas"]
+    appeal = schemas["AppealCreate"]
+    assert appeal["discriminator"]["propertyName"] == "case_type"
+    evm = schemas["WrongNetworkEvmAppeal"]["properties"]
+    assert "ethereum" in evm["network"]["enum"]
+    assert "tron" not in evm["network"]["enum"]
+    assert evm["tx_hash"]["pattern"] == "^0x[0-9a-fA-F]{64}$"
+    assert evm["deposit_address"]["pattern"] == "^0x[0-9a-fA-F]{40}$"
+    assert "tron" in schemas["NetworkId"]["enum"]
+    deposit = schemas["DepositAddressCreateEvm"]["properties"]
+    assert deposit["networks"]["items"]["enum"] == evm["network"]["enum"]
