@@ -163,9 +163,7 @@ class PayoutEngine(Finality):
             refund_address=payout.destination,
         )
         with self.database.unit_of_work() as session:
-            checked = preflight(
-                session, adapter, claim, reference=case.reference, payout_amount=payout.amount
-            )
+            checked = preflight(session, adapter, claim, payout_amount=payout.amount)
         if checked.holdings.in_flight:
             raise PayoutBlocked(
                 f"waiting for the payouts of {', '.join(checked.holdings.in_flight)} from the "
@@ -292,7 +290,6 @@ class PayoutEngine(Finality):
             "watched on chain, never sent again on its own; an operator settles it",
             report,
             reason_code=ReasonCode.PAYOUT_OUTCOME_UNKNOWN,
-            next_check=self.clock() + timedelta(seconds=30),
         )
         return self.clock() + timedelta(seconds=30)
 

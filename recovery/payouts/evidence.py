@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
+from chains.evm.payout import Receipt
 from recovery.payouts.nonces import ChainNonces
 
 
@@ -84,3 +85,22 @@ class Witnesses:
             except ChainError:
                 complete = False
         return False if complete else None
+
+
+def canonical_receipts(
+    adapter: EvmAdapter, hashes: list[str]
+) -> tuple[Receipt | None, Receipt | None]:
+    """The successful and the failed receipt among `hashes`, canonical ones only.
+
+    A receipt whose block hash is not the canonical one at its height is dropped: that
+    block was reorged out, and the transaction may be mined again elsewhere.
+    """
+    receipts = adapter.receipts(hashes) if hashes else {}
+    mined = [r for r in receipts.values() if r is not None]
+    if not mined:
+        return None, None
+    canonical = adapter.block_hashes(sorted({r.block_number for r in mined}))
+    kept = [r for r in mined if canonical.get(r.block_number) == r.block_hash]
+    success = next((r for r in kept if r.status == "success"), None)
+    failed = next((r for r in kept if r.status == "failed"), None)
+    return success, failed

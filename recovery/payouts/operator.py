@@ -36,7 +36,7 @@ from recovery.domain.reasons import ReasonCode
 from recovery.domain.states import CaseStatus
 from recovery.errors import Conflict, InvalidInput, RecoveryError
 from recovery.payouts.delivery import measure
-from recovery.payouts.evidence import Witnesses
+from recovery.payouts.evidence import Witnesses, canonical_receipts
 from recovery.payouts.settle import record_paid
 
 Resolution = Literal["paid", "payout_failed", "retry"]
@@ -83,12 +83,7 @@ def read_evidence(
 ) -> Evidence:
     """Receipts of our candidates (canonical only) and whether the payout's nonce is used."""
     hashes = [c.tx_hash for c in candidates]
-    receipts = adapter.receipts(hashes) if hashes else {}
-    mined = [r for r in receipts.values() if r is not None]
-    canonical = adapter.block_hashes(sorted({r.block_number for r in mined})) if mined else {}
-    kept = [r for r in mined if canonical.get(r.block_number) == r.block_hash]
-    success = next((r for r in kept if r.status == "success"), None)
-    failed = next((r for r in kept if r.status == "failed"), None)
+    success, failed = canonical_receipts(adapter, hashes)
     nonce_used: bool | None = None
     ours_known: bool | None = None
     nonce_final = False

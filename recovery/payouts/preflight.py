@@ -90,6 +90,7 @@ class Preflight:
     simulation: TransferSimulation | None
     reason_code: str | None
     detail: str
+    payout_amount: int
 
     @property
     def passed(self) -> bool:
@@ -102,12 +103,10 @@ class Preflight:
         sim = self.simulation
         if sim is None or sim.delivered is None:
             return 0
-        return max(0, self._amount - sim.delivered)
-
-    _amount: int = 0
+        return max(0, self.payout_amount - sim.delivered)
 
 
-def holdings(session: Session, adapter: EvmAdapter, claim: Claim, reference: str) -> Holdings:
+def holdings(session: Session, adapter: EvmAdapter, claim: Claim) -> Holdings:
     """Read the deposit's balance and the live cases ahead of `claim` on the same asset."""
     held = (
         adapter.native_balance(claim.deposit_address)
@@ -150,13 +149,14 @@ def preflight(
     adapter: EvmAdapter,
     claim: Claim,
     *,
-    reference: str,
     payout_amount: int,
 ) -> Preflight:
     """Check the balance, then simulate sending `payout_amount` to the refund address."""
-    held = holdings(session, adapter, claim, reference)
+    held = holdings(session, adapter, claim)
     if held.short:
-        return Preflight(held, None, ReasonCode.DEPOSIT_BALANCE_SHORT, held.detail(claim))
+        return Preflight(
+            held, None, ReasonCode.DEPOSIT_BALANCE_SHORT, held.detail(claim), payout_amount
+        )
     simulation = adapter.simulate_transfer(
         token=None if claim.token == NATIVE else claim.token,
         sender=claim.deposit_address,

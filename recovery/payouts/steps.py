@@ -267,7 +267,6 @@ class PayoutSteps:
         reason_code: str | None = None,
         *,
         actor: str = SYSTEM,
-        next_check: datetime | None = None,
     ) -> None:
         with self.database.unit_of_work() as session:
             repository = CaseRepository(session)

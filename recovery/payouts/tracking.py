@@ -24,6 +24,7 @@ from recovery.domain.case import NATIVE
 from recovery.domain.reasons import ReasonCode
 from recovery.domain.states import CaseStatus
 from recovery.payouts.delivery import Delivery, measure
+from recovery.payouts.evidence import canonical_receipts
 from recovery.payouts.gas import GasTopUps
 from recovery.payouts.settle import record_paid
 from recovery.payouts.steps import (
@@ -75,7 +76,6 @@ class Tracking(GasTopUps):
                 f"{latest.tx_hash}); it is watched on chain and an operator decides",
                 report,
                 reason_code=ReasonCode.PAYOUT_STALLED,
-                next_check=self.clock() + timedelta(seconds=30),
             )
             return self.clock() + timedelta(seconds=30)
         if self.clock() - latest.created_at >= self.bump_after:
@@ -85,20 +85,8 @@ class Tracking(GasTopUps):
     def _mined(
         self, adapter: EvmAdapter, candidates: list[PayoutTransactionRow]
     ) -> tuple[Receipt | None, Receipt | None]:
-        """The canonical successful and failed receipts among the candidates.
-
-        A receipt whose block hash is not the canonical one at its height (asked in the
-        same round as the head) is dropped: that block was reorged out.
-        """
-        receipts = adapter.receipts([c.tx_hash for c in candidates])
-        mined = [r for r in receipts.values() if r is not None]
-        if not mined:
-            return None, None
-        canonical = adapter.block_hashes(sorted({r.block_number for r in mined}))
-        kept = [r for r in mined if (canonical.get(r.block_number) or "") == r.block_hash]
-        success = next((r for r in kept if r.status == "success"), None)
-        failed = next((r for r in kept if r.status == "failed"), None)
-        return success, failed
+        """The canonical successful and failed receipts among the candidates."""
+        return canonical_receipts(adapter, [c.tx_hash for c in candidates])
 
     def _judge_effect(
         self,

@@ -687,7 +687,7 @@ class Checker:
             refund_address=case.refund_address,
         )
         net = int(quote["net_amount"])
-        checked = preflight(session, adapter, claim, reference=case.reference, payout_amount=net)
+        checked = preflight(session, adapter, claim, payout_amount=net)
         log_token = case.facts.get("log_token")
         if log_token:
             checked = self._front_or_ledger(session, adapter, case, claim, checked, net)
@@ -745,7 +745,6 @@ class Checker:
                 session,
                 adapter,
                 replace(claim, token=ledger),
-                reference=case.reference,
                 payout_amount=net,
             )
             if alternative.passed:

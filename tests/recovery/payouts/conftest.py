@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -113,3 +114,13 @@ def at_most_one_payout_per_case(
     for payout in payouts:
         mined = mined_payouts(devnet.chain(payout.network), start[payout.network], payout)
         assert len(mined) <= 1, f"case {payout.case_id} was paid {len(mined)} times: {mined}"
+
+
+@contextmanager
+def mining_held(chain: DevnetChain) -> Iterator[None]:
+    """Transactions wait in the node's pool until the block returns (automine off)."""
+    chain.set_automine(False)
+    try:
+        yield
+    finally:
+        chain.set_automine(True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from recovery.api.context import AppContext
 from recovery.payouts.engine import PayoutEngine
 from tests.conftest import Clock
+from tests.recovery.payouts.conftest import mining_held
 from tests.recovery.payouts.test_payout_flow import approve, transactions
 from tests.recovery.review.conftest import Desk
 
@@ -19,8 +20,7 @@ def test_a_stuck_payout_is_fee_bumped_and_paid_exactly_once(
     net = int(case["verdict"]["quote"]["net_amount"])
     approve(desk, case, 7)
     before = bsc.native_balance(refund)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         assert desk.read(case)["status"] == "payout_sent"
         clock.advance(minutes=1)
@@ -34,8 +34,6 @@ def test_a_stuck_payout_is_fee_bumped_and_paid_exactly_once(
         assert (first.nonce, first.sender) == (bump.nonce, bump.sender)
         assert bump.fees["max_fee_per_gas"] > first.fees["max_fee_per_gas"]
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     clock.advance(seconds=10)
     engine.payout_cycle()
     assert desk.read(case)["status"] == "paid"

@@ -11,6 +11,7 @@ from recovery.api.context import AppContext
 from recovery.db.tables import LedgerEntryRow
 from recovery.payouts.engine import PayoutEngine
 from tests.conftest import Clock
+from tests.recovery.payouts.conftest import mining_held
 from tests.recovery.payouts.test_payout_flow import approve, run_until_paid, transactions
 from tests.recovery.review.conftest import Desk
 
@@ -90,15 +91,12 @@ def test_a_false_returning_transfer_that_moved_nothing_is_never_paid(
     approve(desk, case, 3)
     bsc.fund(desk.deposit, 10**18)
     before = bsc.token_balance(token, refund)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         assert desk.read(case)["status"] == "payout_sent"
         # The owner claws the deposit back in the same block, ahead of the payout.
         owner_call_ahead(bsc, token, "seize", desk.deposit, bsc.accounts[9], 5 * 10**18)
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
 
     after = desk.read(case)

@@ -8,6 +8,7 @@ from recovery.access.keys import Role
 from recovery.api.context import AppContext
 from recovery.payouts.engine import PayoutEngine
 from tests.conftest import Clock
+from tests.recovery.payouts.conftest import mining_held
 from tests.recovery.payouts.test_payout_flow import approve, run_until_paid, transactions
 from tests.recovery.review.conftest import Desk
 
@@ -34,8 +35,7 @@ def test_a_payout_that_failed_on_chain_is_sent_again_only_with_two_admins(
     bsc.fund(desk.deposit, 10**18)  # gas, so the payout is signed in one cycle
     # The payout passes its simulation, but the token's owner pauses it in the same block,
     # ahead of the payout (a higher tip): the payout is mined and reverts.
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         assert desk.read(case)["status"] == "payout_sent"
         pause = bsc.rpc(
@@ -51,8 +51,6 @@ def test_a_payout_that_failed_on_chain_is_sent_again_only_with_two_admins(
         )
         bsc.mine(3)
         assert int(bsc.receipt(pause)["status"], 16) == 1
-    finally:
-        bsc.set_automine(True)
     clock.advance(seconds=10)
     engine.payout_cycle()
     failed = desk.read(case)
@@ -103,8 +101,7 @@ def test_an_admin_cannot_fail_or_resend_a_payout_that_is_merely_slow(
     net = int(case["verdict"]["quote"]["net_amount"])
     approve(desk, case, 6)
     ops = auth("ops", Role.ADMIN)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         assert desk.read(case)["status"] == "payout_sent"
         for resolution in ("payout_failed", "retry", "paid"):
@@ -112,8 +109,6 @@ def test_an_admin_cannot_fail_or_resend_a_payout_that_is_merely_slow(
             assert refused.status_code == 409, refused.text
             assert "payout_sent" in refused.json()["detail"]
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net
@@ -187,8 +182,7 @@ def test_an_operator_retry_of_a_stalled_payout_that_then_lands_pays_once(
     net = int(case["verdict"]["quote"]["net_amount"])
     approve(desk, case, 3)
     ops = auth("ops", Role.ADMIN)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         (first,) = transactions(context)
         clock.advance(hours=2)  # unmined past the stall limit: an operator's now
@@ -200,8 +194,6 @@ def test_an_operator_retry_of_a_stalled_payout_that_then_lands_pays_once(
         assert resent.json()["status"] == "payout_pending"
         engine.payout_cycle()  # the same signed transaction goes out again
         bsc.mine(3)  # and the first broadcast lands
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert bsc.native_balance(refund) - before == net == int(desk.read(case)["delivered_amount"])
