@@ -12,6 +12,7 @@ import pytest
 from recovery.api.context import AppContext
 from recovery.payouts.engine import PayoutEngine
 from tests.conftest import Clock
+from tests.recovery.payouts.conftest import mining_held
 from tests.recovery.payouts.test_payout_flow import approve, run_until_paid, transactions
 from tests.recovery.review.conftest import Desk
 
@@ -146,8 +147,7 @@ def test_a_bump_the_sender_cannot_afford_is_topped_up_and_resent_at_the_same_fee
     engine.payout_cycle()  # a top-up of exactly the first fee's gas
     topup = transactions(context)[0]
     assert topup.kind == "gas_topup"
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         clock.advance(seconds=10)
         engine.payout_cycle()  # the transfer, left in the pool
         assert desk.read(case)["status"] == "payout_sent"
@@ -160,8 +160,6 @@ def test_a_bump_the_sender_cannot_afford_is_topped_up_and_resent_at_the_same_fee
         assert len(topups) == 2, "topped up instead"
         assert topups[1].fees["value"] > 0
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert bsc.token_balance(token, refund) - before == net
@@ -174,10 +172,10 @@ def test_bumps_stop_at_the_fee_cap(
     desk, engine = paying_desk
     bsc = desk.devnet.chain("bsc")
     refund = "0x5555555555555555555555555555555555550005"
+    before = bsc.native_balance(refund)
     case = desk.quoted_case(wei=10**18, sender_index=7, refund=refund)
     approve(desk, case, 7)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         first = transactions(context)[0]
         engine.fee_caps = {"bsc": first.fees["max_fee_per_gas"] * 12 // 10}  # room for one
@@ -189,11 +187,10 @@ def test_bumps_stop_at_the_fee_cap(
         assert candidates[1].fees["max_fee_per_gas"] <= engine.fee_caps["bsc"]
         assert "fee cap" in (desk.read(case)["check_note"] or "")
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(case)["status"] == "paid"
     assert int(desk.read(case)["delivered_amount"]) == int(case["verdict"]["quote"]["net_amount"])
+    assert bsc.native_balance(refund) - before == int(desk.read(case)["delivered_amount"])
 
 
 def test_a_paid_payout_reorged_out_is_tracked_again_and_sent_once(
@@ -232,10 +229,15 @@ def test_an_outside_spend_from_the_deposit_address_does_not_stop_the_next_payout
 ) -> None:
     desk, engine = paying_desk
     bsc = desk.devnet.chain("bsc")
-    first = desk.quoted_case(wei=10**18, sender_index=9, refund=bsc.accounts[9])
+    first_refund = "0x5555555555555555555555555555555555550012"
+    first_before = bsc.native_balance(first_refund)
+    first = desk.quoted_case(wei=10**18, sender_index=9, refund=first_refund)
     approve(desk, first, 9)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(first)["status"] == "paid"
+    assert bsc.native_balance(first_refund) - first_before == int(
+        desk.read(first)["delivered_amount"]
+    )
     # Someone with the deposit key spends from it outside the service: a nonce is used.
     bsc.impersonate(desk.deposit)
     bsc.send(desk.deposit, bsc.accounts[0], value=10**15)
@@ -257,10 +259,13 @@ def test_a_chain_reset_under_a_database_with_nonces_still_pays_the_next_case(
     desk, engine = paying_desk
     bsc = desk.devnet.chain("bsc")
     fresh = bsc.snapshot()
-    first = desk.quoted_case(wei=10**18, sender_index=3, refund=bsc.accounts[3])
+    old_refund = "0x5555555555555555555555555555555555550011"
+    old_before = bsc.native_balance(old_refund)
+    first = desk.quoted_case(wei=10**18, sender_index=3, refund=old_refund)
     approve(desk, first, 3)
     run_until_paid(desk, engine, clock, "bsc")
     assert desk.read(first)["status"] == "paid"
+    assert bsc.native_balance(old_refund) - old_before == int(desk.read(first)["delivered_amount"])
     # The node comes back empty (the run command restarted): the chain forgot the deposit,
     # the payout and the nonce they used; the database remembers them.
     bsc.revert(fresh)
@@ -288,11 +293,14 @@ def test_a_paid_payout_is_watched_until_its_block_is_finalized(
 ) -> None:
     desk, engine = paying_desk
     bsc = desk.devnet.chain("bsc")
-    case = desk.quoted_case(wei=10**18, sender_index=5, refund=bsc.accounts[5])
+    refund = "0x5555555555555555555555555555555555550010"
+    before = bsc.native_balance(refund)
+    case = desk.quoted_case(wei=10**18, sender_index=5, refund=refund)
     approve(desk, case, 5)
     run_until_paid(desk, engine, clock, "bsc")
     paid = desk.read(case)
     assert paid["status"] == "paid"
+    assert bsc.native_balance(refund) - before == int(paid["delivered_amount"])
     assert paid["facts"]["payout"]["final"] is False, "confirmed is not final yet"
     bsc.mine(70)  # anvil finalizes blocks two epochs (64 slots) behind the head
     run_until_paid(desk, engine, clock, "bsc")
@@ -315,13 +323,10 @@ def test_a_top_up_left_behind_by_a_case_on_hold_does_not_block_the_gas_wallet(
     held = desk.quoted_case(wei=100_000_000, sender_index=6, token=token)
     deposit_block = held["facts"]["block_number"]
     approve(desk, held, 6)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()  # a gas top-up is signed and sits in the pool...
         assert [t.kind for t in transactions(context)] == ["gas_topup"]
         bsc.rpc("anvil_dropAllTransactions")  # ...and is lost
-    finally:
-        bsc.set_automine(True)
     bsc.reorg(bsc.head() - deposit_block + 1)  # and the deposit itself is reorged out
     clock.advance(seconds=10)
     engine.payout_cycle()
@@ -360,8 +365,7 @@ def test_a_nonce_taken_by_an_outside_transaction_is_signed_anew_once(
     before = bsc.native_balance(refund)
     case = desk.quoted_case(wei=10**18, sender_index=8, refund=refund)
     approve(desk, case, 8)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         (ours,) = transactions(context)
         # Someone with the deposit key replaces our pending payout with a spend of their own.
@@ -379,8 +383,6 @@ def test_a_nonce_taken_by_an_outside_transaction_is_signed_anew_once(
             },
         )
         bsc.mine(2)
-    finally:
-        bsc.set_automine(True)
     assert bsc.rpc("eth_getTransactionReceipt", ours.tx_hash) is None
     clock.advance(seconds=10)
     engine.payout_cycle()
@@ -449,14 +451,11 @@ def test_a_refund_address_that_spends_in_the_payout_block_is_still_paid_once(
     refund = case["refund_address"]
     net = int(case["verdict"]["quote"]["net_amount"])
     approve(desk, case, 6)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         assert desk.read(case)["status"] == "payout_sent"
         bsc.send(refund, to=bsc.accounts[0], value=5 * 10**18)  # spends in the same block
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     paid = desk.read(case)
     assert paid["status"] == "paid"
@@ -475,14 +474,11 @@ def test_a_token_refund_address_that_moves_tokens_in_the_payout_block_is_paid_ex
     approve(desk, case, 7)
     bsc.fund(desk.deposit, 10**18)
     bsc.mint(token, refund, 30_000_000)
-    bsc.set_automine(False)
-    try:
+    with mining_held(bsc):
         engine.payout_cycle()
         assert desk.read(case)["status"] == "payout_sent"
         bsc.send(refund, token, _transfer_call(bsc.accounts[0], 30_000_000))
         bsc.mine(3)
-    finally:
-        bsc.set_automine(True)
     run_until_paid(desk, engine, clock, "bsc")
     paid = desk.read(case)
     assert paid["status"] == "paid"
