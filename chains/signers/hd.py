@@ -24,6 +24,7 @@ from eth_utils.crypto import keccak
 
 from chains.evm.addresses import checksum
 from chains.signers.base import SignedPayout
+from chains.signers.development import DEVELOPMENT_MNEMONICS, normalised_phrase
 from chains.signers.errors import (
     DevelopmentKeyRefused,
     InvalidDerivationPath,
@@ -35,18 +36,6 @@ from chains.signers.errors import (
 
 DEPOSIT_PATH = "m/44'/60'/0'/0/{index}"
 GAS_WALLET_PATH = "m/44'/60'/1'/0/0"
-
-# Mnemonics printed in the documentation of common development tools: anyone holds these keys.
-DEVELOPMENT_MNEMONICS = frozenset(
-    {
-        # anvil and hardhat
-        "test test test test test test test test test test test junk",
-        # truffle develop
-        "candy maple cake sugar pudding cream honey rich smooth crumble sweet treat",
-        # ganache --deterministic
-        "myth like bonus scare over problem client lizard pioneer submit female collect",
-    }
-)
 
 _PATH = re.compile(r"^m(/\d+'?)+$")
 _MAX_INDEX = 2**31 - 1  # above this an index would be a hardened one
@@ -93,7 +82,7 @@ class HdSigner:
         self._lock = threading.Lock()
         self._paths: dict[str, str] = {}  # lower-case address -> derivation path
         self._addresses: dict[str, str] = {}  # derivation path -> checksummed address
-        words = " ".join(mnemonic.lower().split()) if isinstance(mnemonic, str) else ""
+        words = normalised_phrase(mnemonic) if isinstance(mnemonic, str) else ""
         word_count = len(words.split())
         seed, expanded = _seed_from(words, passphrase)
         self._is_development = expanded in DEVELOPMENT_MNEMONICS

@@ -147,8 +147,24 @@ def test_development_mnemonic_signs_for_a_devnet_chain_id() -> None:
     assert signed.sender == address
 
 
+TRUFFLE = "candy maple cake sugar pudding cream honey rich smooth crumble sweet treat"
+GANACHE = "myth like bonus scare over problem client lizard pioneer submit female collect"
+# Fullwidth letters: BIP-39's NFKD makes them the plain ones, and so the same public keys.
+FULLWIDTH = DEV_MNEMONIC.replace("junk", "\uff4a\uff55\uff4e\uff4b")
+
+
 @pytest.mark.parametrize(
-    "spelling", [DEV_MNEMONIC, DEV_MNEMONIC.upper(), "  " + DEV_MNEMONIC.replace(" ", "\n  ")]
+    "spelling",
+    [
+        DEV_MNEMONIC,
+        DEV_MNEMONIC.upper(),
+        "  " + DEV_MNEMONIC.replace(" ", "\n  "),
+        DEV_MNEMONIC.replace(" ", "\t", 3) + "\n",
+        FULLWIDTH,
+        TRUFFLE,
+        "Candy  Maple " + TRUFFLE.removeprefix("candy maple "),
+        GANACHE,
+    ],
 )
 def test_development_mnemonic_without_any_devnet_is_refused_at_once(spelling: str) -> None:
     with pytest.raises(DevelopmentKeyRefused, match="no chain is marked devnet"):
