@@ -14,6 +14,7 @@ class PolicyFileError(PolicyError):
 
     def __init__(self, source: str, message: str) -> None:
         self.source = source
+        self.problem = message
         super().__init__(f"{source}: {message}")
 
 

@@ -6,7 +6,7 @@ This is the only module of the package that touches files.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +55,50 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def devnet_overlays(overlays: Sequence[str | Path]) -> dict[int, tuple[str, ...]]:
+    """Which overlays (by position, from 0) mark which networks as devnets.
+
+    Each overlay is read and merged exactly as `load_policy` does, so a copy of the devnet
+    overlay under any name, or a mark spelled `devnet: yes`, is found by what it does.
+    Raises PolicyFileError, its source `overlay <position from 1>`, when an overlay cannot
+    be read or validated (settings errors name no configured value).
+    """
+    layers = _layers(DEFAULT_PATH, tuple(_overlay_path(o) for o in overlays))
+    before = _devnets(next(layers))
+    marks: dict[int, tuple[str, ...]] = {}
+    done = 0
+    try:
+        for done, policy in enumerate(layers, start=1):
+            after = _devnets(policy)
+            if after - before:
+                marks[done - 1] = tuple(sorted(after - before))
+            before = after
+    except PolicyFileError as error:
+        raise PolicyFileError(f"overlay {done + 1}", error.problem) from None
+    return marks
+
+
+def _devnets(policy: Policy) -> set[str]:
+    return {network.id for network in policy.networks.values() if network.devnet}
+
+
 def _load(path: Path, overlays: tuple[Path, ...]) -> Policy:
+    *_, policy = _layers(path, overlays)
+    return policy
+
+
+def _layers(path: Path, overlays: tuple[Path, ...]) -> Iterator[Policy]:
+    """The base policy, then the policy after each overlay in turn."""
     data = _read(path)
     policy = _validate(data, _display(path))
+    yield policy
     for overlay_path in overlays:
         source = _display(overlay_path)
         overlay = _read(overlay_path)
         data = _merge_overlay(data, overlay, source, policy)
         data["version"] = f"{data.get('version')}+{overlay_path.stem}"
         policy = _validate(data, source)
-    return policy
+        yield policy
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -9,6 +9,7 @@ from typing import IO, Annotated
 
 import typer
 import yaml
+from pydantic import SecretStr
 
 from policies.cli import policy_app
 from recovery.access.keys import Role, create_key, revoke_key
@@ -92,7 +93,7 @@ def serve(
                 "rpc": {**settings.rpc, **{n: [u] for n, u in cluster.endpoints().items()}},
                 "policy_overlays": list(dict.fromkeys(overlays)),
                 # The devnets pay out with the public development wallet unless told otherwise.
-                "mnemonic": settings.mnemonic or DEVELOPMENT_MNEMONIC,
+                "mnemonic": settings.mnemonic or SecretStr(DEVELOPMENT_MNEMONIC),
             }
         )
         for network, url in cluster.endpoints().items():

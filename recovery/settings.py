@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_MNEMONIC = "test test test test test test test test test test test junk"
@@ -19,6 +19,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         extra="ignore",
+        # A validation error names the field and the rule; it never echoes the input.
+        hide_input_in_errors=True,
     )
 
     environment: Literal["development", "production"] = "development"
@@ -32,7 +34,8 @@ class Settings(BaseSettings):
     # doubling with each rest that ends in another failure, up to the longest rest.
     rpc_rest_seconds: float = Field(default=5.0, gt=0)
     rpc_max_rest_seconds: float = Field(default=300.0, gt=0)
-    mnemonic: str | None = None
+    # Secret: prints as `**********`; read it with `.get_secret_value()`.
+    mnemonic: SecretStr | None = None
     # 4,000 characters of free text, each escaped in JSON as 12 bytes, fit.
     max_body_bytes: int = 65_536
     verification_deadline_seconds: int = 6 * 3600
@@ -85,24 +88,49 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.environment == "production":
-            if self.mnemonic == DEVELOPMENT_MNEMONIC:
-                raise ValueError(
-                    "RECOVERY_MNEMONIC is the public development mnemonic; "
-                    "production needs a mnemonic of its own"
-                )
-            if "devnet" in self.policy_overlays:
-                raise ValueError("the devnet policy overlay cannot be used in production")
-        return self
+    @field_validator("mnemonic")
+    @classmethod
+    def _no_development_mnemonic(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None or info.data.get("environment", "development") == "development":
+            return value
+        from chains.signers.development import is_development_mnemonic
+
+        if is_development_mnemonic(value.get_secret_value()):
+            raise ValueError(
+                "is a public development mnemonic (anvil, hardhat, truffle or ganache, "
+                "compared ignoring case and spacing); outside development set one of your own"
+            )
+        return value
+
+    @field_validator("policy_overlays")
+    @classmethod
+    def _no_devnet_overlay(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value or info.data.get("environment", "development") == "development":
+            return value
+        from policies.errors import PolicyFileError
+        from policies.loader import devnet_overlays
+
+        try:
+            marks = devnet_overlays(value)
+        except PolicyFileError as error:
+            raise ValueError(f"{error.source} cannot be loaded: {error.problem}") from None
+        if marks:
+            marked = "; ".join(
+                f"overlay {index + 1} marks {', '.join(networks)} as devnet"
+                for index, networks in marks.items()
+            )
+            raise ValueError(
+                f"{marked}; devnet overlays (by name, path or content) are for development only"
+            )
+        return value
 
     @model_validator(mode="after")
     def _rests_in_order(self) -> Settings:
         if self.rpc_max_rest_seconds < self.rpc_rest_seconds:
             raise ValueError(
-                f"RECOVERY_RPC_MAX_REST_SECONDS ({self.rpc_max_rest_seconds}) must be at "
-                f"least RECOVERY_RPC_REST_SECONDS ({self.rpc_rest_seconds})"
+                "RECOVERY_RPC_MAX_REST_SECONDS must be at least RECOVERY_RPC_REST_SECONDS"
             )
         return self
 

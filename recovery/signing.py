@@ -47,15 +47,15 @@ def build_signer(
     settings: Settings, policy: Policy, adapters: Mapping[str, ChainAdapter]
 ) -> HdSigner | None:
     """The HD signer of the configured mnemonic, or None when no mnemonic is set."""
-    if not settings.mnemonic:
+    if settings.mnemonic is None or not settings.mnemonic.get_secret_value():
         return None
     devnets = devnet_chain_ids(policy, adapters)
-    signer = HdSigner(settings.mnemonic, devnet_chain_ids=devnets or None)
+    signer = HdSigner(settings.mnemonic.get_secret_value(), devnet_chain_ids=devnets or None)
     if signer.is_development:
         real = sorted(n for n in adapters if not policy.networks[n].devnet)
         if real:
             raise UnsafeSigningSetup(
-                f"RECOVERY_MNEMONIC is the public development mnemonic, but "
+                f"RECOVERY_MNEMONIC is a public development mnemonic, but "
                 f"{', '.join(real)} {'is' if len(real) == 1 else 'are'} not devnets; "
                 "set a mnemonic of your own"
             )
