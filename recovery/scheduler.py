@@ -30,7 +30,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import make_url
 
 from chains.evm.adapter import EvmAdapter
-from chains.evm.endpoints import RestPolicy
+from chains.evm.endpoints import EndpointIdentity, RestPolicy
 from policies import Policy
 from recovery.api.context import AppContext
 from recovery.errors import InvalidInput, RecoveryError
@@ -67,6 +67,11 @@ def build_adapters(settings: Settings, policy: Policy) -> dict[str, EvmAdapter]:
             # A devnet's chain may be reset (`make run` starts fresh nodes on a kept
             # database): its heads may go back once every endpoint agrees.
             rewinds=policy.networks[network].devnet,
+            # Every endpoint must serve the policy's chain id (and be anvil where the
+            # policy marks the network devnet) before it is used.
+            identity=EndpointIdentity(
+                chain_id=policy.networks[network].chain_id, devnet=policy.networks[network].devnet
+            ),
         )
     return adapters
 

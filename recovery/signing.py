@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from chains.base import ChainAdapter
+from chains.errors import ChainError
+from chains.evm.endpoints import DEVNET_CLIENTS
 from chains.signers.hd import HdSigner
 from policies import Policy
 from recovery.errors import RecoveryError
 from recovery.settings import Settings
-
-# What local development nodes call themselves in `web3_clientVersion`.
-DEVNET_CLIENTS = ("anvil", "hardhat", "ganache")
 
 
 class UnsafeSigningSetup(RecoveryError):
@@ -25,17 +24,25 @@ def devnet_chain_ids(policy: Policy, adapters: Mapping[str, ChainAdapter]) -> fr
 
     A chain id alone never says "devnet" (the local nodes reuse 1 and 56): the policy's
     `devnet: true` mark AND the node's own client version must both say so. A network
-    marked devnet whose node is a real client is refused outright.
+    marked devnet whose node is a real client is refused outright. This is the check at
+    start; the adapters that `build_adapters` makes check every endpoint again when it is
+    first used and after a failover (`chains.evm.endpoints.EndpointIdentity`).
     """
     ids: set[int] = set()
     for network, adapter in adapters.items():
         entry = policy.networks[network]
         if not entry.devnet:
             continue
-        client = adapter.client_version()
+        try:
+            client = adapter.client_version()
+        except ChainError as error:
+            raise UnsafeSigningSetup(
+                f"{network} is marked devnet in the policy, but no endpoint of it showed a "
+                f"local anvil node: {error}"
+            ) from None
         if not client.lower().startswith(DEVNET_CLIENTS):
             raise UnsafeSigningSetup(
-                f"{network} is marked devnet in the policy, but its node reports {client!r}; "
+                f"{network} is marked devnet in the policy, but its node reports {client[:80]!r}; "
                 "point it at a local anvil node or drop the devnet overlay"
             )
         if entry.chain_id is not None:

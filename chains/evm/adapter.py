@@ -33,7 +33,7 @@ from chains.errors import (
 )
 from chains.evm import metadata
 from chains.evm.addresses import checksum
-from chains.evm.endpoints import NetworkEndpoints, RestPolicy
+from chains.evm.endpoints import EndpointIdentity, NetworkEndpoints, RestPolicy
 from chains.evm.payout import (
     ERC20_TRANSFER_SELECTOR,
     FeeParams,
@@ -96,7 +96,9 @@ class EvmAdapter:
     """Reads an EVM network over JSON-RPC; many lookups travel in one batch request.
 
     `calls` and `errors` count HTTP requests to this network's endpoints (a batch counts
-    once) so that metrics and benchmarks can report them.
+    once) so that metrics and benchmarks can report them. With an `identity` (the chain
+    id, and whether the policy marks the network devnet), each endpoint must report it
+    before anything is read from or sent through it.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class EvmAdapter:
         rest: RestPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         rewinds: bool = False,
+        identity: EndpointIdentity | None = None,
     ) -> None:
         self.network = network
         self.batch_size = batch_size
@@ -123,7 +126,13 @@ class EvmAdapter:
             rest=rest,
             clock=clock,
             rewinds=rewinds,
+            identity=identity,
         )
+
+    @property
+    def identity(self) -> EndpointIdentity | None:
+        """What each endpoint must report before it is used (None: not checked)."""
+        return self._rpc.identity
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -549,10 +558,12 @@ class EvmAdapter:
         """Broadcast a signed transaction once and return its hash; never re-sends blindly.
 
         Endpoints are tried in turn only while a connection could not even be opened, so
-        nothing was sent. Once the request may have left (timeout, dropped connection, a
-        5xx answer, an unreadable body) it raises `BroadcastAmbiguous`: look the hash up.
-        A node refusal raises `BroadcastRejected`, except "already known", which means the
-        node holds this very transaction and returns its hash.
+        nothing was sent; one that fails its identity check (see `JsonRpcClient`) is
+        skipped before the transaction is sent to it. Once the request may have left
+        (timeout, dropped connection, a 5xx answer, an unreadable body) it raises
+        `BroadcastAmbiguous`: look the hash up. A node refusal raises `BroadcastRejected`,
+        except "already known", which means the node holds this very transaction and
+        returns its hash.
         """
         tx_hash = "0x" + keccak(raw).hex()
         request_id = self._rpc.next_id()
@@ -565,7 +576,13 @@ class EvmAdapter:
             }
         ).encode()
         failures: dict[str, str] = {}
-        for endpoint in self.endpoints:
+        for index, endpoint in enumerate(self.endpoints):
+            try:
+                # Nothing is sent through an endpoint that is not what the network needs.
+                self._rpc.check_identity(index)
+            except EndpointFailed as exc:
+                failures[endpoint] = f"{exc.reason} (nothing sent)"
+                continue
             try:
                 response = self._rpc.post_once(endpoint, content)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

@@ -5,7 +5,10 @@ of its endpoints has shown; an endpoint that answers with a lower head is `laggi
 not used for heads (and so for confirmations) until it shows the highest head again. An
 endpoint whose requests fail `rest.failures` times in a row rests: it is not tried until
 its rest is over, and each rest that ends in another failure doubles the next one, up to
-`rest.longest`. Only a devnet (`rewinds`), whose chain may be reset, lets its heads go
+`rest.longest`. Before an endpoint is used it must say who it is (`EndpointIdentity`:
+the network's chain id, and an anvil client where the policy marks the network devnet);
+one that says otherwise is `refused`, never used, and asked again only after a longest
+rest. Only a devnet (`rewinds`), whose chain may be reset, lets its heads go
 back, and only when every endpoint answered below the highest head. Everything is in
 memory and per process.
 """
@@ -35,6 +38,35 @@ class EndpointState(StrEnum):
     LAGGING = "lagging"
     # Its last request failed, or its answer contradicted itself.
     UNREACHABLE = "unreachable"
+    # It serves another chain id, or a devnet-marked network's node is no anvil: never used.
+    REFUSED = "refused"
+
+
+# What local development nodes call themselves in `web3_clientVersion` ("anvil/v1.7.1").
+DEVNET_CLIENTS = ("anvil",)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointIdentity:
+    """What each endpoint of a network must report before anything is sent through it.
+
+    `chain_id`: the chain id the policy gives the network (`eth_chainId` must match).
+    `devnet`: the policy marks the network devnet, so its node must be a local anvil
+    (`web3_clientVersion`): a chain id alone never says "devnet".
+    """
+
+    chain_id: int | None
+    devnet: bool = False
+
+    def problem(self, client: str | None, chain_id: int | None) -> str | None:
+        """Why an endpoint reporting `client` and `chain_id` may not be used; None if it may."""
+        if self.chain_id is not None and chain_id != self.chain_id:
+            said = "no chain id" if chain_id is None else f"chain id {chain_id}"
+            return f"it serves {said}, not the policy's {self.chain_id}"
+        if self.devnet and not (client or "").lower().startswith(DEVNET_CLIENTS):
+            shown = repr(client[:80]) if client else "no client version"
+            return f"the network is marked devnet, but its node reports {shown}, not anvil"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +131,7 @@ class _Endpoint:
         "contradictions",
         "errors",
         "failures_in_row",
+        "identified_at",
         "index",
         "lagged",
         "last_error",
@@ -125,6 +158,9 @@ class _Endpoint:
         self.rests = 0
         self.rest_until: float | None = None
         self.last_error: str | None = None
+        # The pool's count of failures of its preferred endpoint when this one last showed
+        # its identity; None: not since it last failed (a new connection is checked again).
+        self.identified_at: int | None = None
 
 
 class EndpointPool:
@@ -157,11 +193,62 @@ class EndpointPool:
         self._preferred = 0
         self._highest: int | None = None
         self._failovers = 0
+        self._preferred_failures = 0
 
     @property
     def highest_head(self) -> int | None:
         """The highest head any endpoint of this network has shown this process."""
         return self._highest
+
+    def refusal(self, index: int) -> str | None:
+        """Why endpoint `index` is refused, while it rests after a refusal; else None."""
+        with self._lock:
+            endpoint = self._endpoints[index]
+            resting = endpoint.rest_until is not None and endpoint.rest_until > self._clock()
+            return (
+                endpoint.last_error if endpoint.state == EndpointState.REFUSED and resting else None
+            )
+
+    def needs_identity(self, index: int) -> bool:
+        """Whether endpoint `index` must show its identity before its next request: it
+        never did, it failed since, or requests fail over to it (the preferred endpoint
+        failed since it last did)."""
+        with self._lock:
+            endpoint = self._endpoints[index]
+            if endpoint.identified_at is None:
+                return True
+            return index != self._preferred and endpoint.identified_at < self._preferred_failures
+
+    def identity_shown(self, index: int) -> None:
+        """Endpoint `index` reported the identity its network needs."""
+        with self._lock:
+            endpoint = self._endpoints[index]
+            endpoint.identified_at = self._preferred_failures
+            if endpoint.state == EndpointState.REFUSED:
+                endpoint.state = EndpointState.UNTRIED
+
+    def refuse(self, index: int, why: str) -> None:
+        """Endpoint `index` is not what its network needs: never used, asked again only
+        after the longest rest."""
+        with self._lock:
+            endpoint = self._endpoints[index]
+            endpoint.identified_at = None
+            endpoint.errors += 1
+            endpoint.state = EndpointState.REFUSED
+            endpoint.last_error = f"refused: {why}"
+            endpoint.rest_until = self._clock() + self.rest.longest
+        log.error(
+            "%s: endpoint %s refused: %s",
+            self.network,
+            self.name(index),
+            why,
+            extra={
+                "event": "rpc_endpoint_refused",
+                "network": self.network,
+                "endpoint": self.name(index),
+                "error": why,
+            },
+        )
 
     def url(self, index: int) -> str:
         """The full URL of endpoint `index` (for requests and error messages)."""
@@ -188,8 +275,12 @@ class EndpointPool:
         with self._lock:
             now = self._clock()
             return {
-                e.url: f"resting {e.rest_until - now:.1f}s more after {e.failures_in_row} "
-                f"failures in a row; last: {e.last_error}"
+                e.url: (
+                    f"{e.last_error}; asked again in {e.rest_until - now:.1f}s"
+                    if e.state == EndpointState.REFUSED
+                    else f"resting {e.rest_until - now:.1f}s more after {e.failures_in_row} "
+                    f"failures in a row; last: {e.last_error}"
+                )
                 for e in self._endpoints
                 if e.rest_until is not None and e.rest_until > now
             }
@@ -246,6 +337,8 @@ class EndpointPool:
             endpoint.contradictions += contradiction
             endpoint.last_error = error
             endpoint.state = EndpointState.UNREACHABLE
+            endpoint.identified_at = None
+            self._preferred_failures += index == self._preferred
             rest = 0.0
             if endpoint.failures_in_row >= self.rest.failures:
                 rest = self.rest.length(endpoint.rests)

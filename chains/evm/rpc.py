@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from chains.errors import RpcError, RpcUnavailable, UnexpectedResponse
-from chains.evm.endpoints import EndpointPool, RestPolicy
+from chains.evm.endpoints import EndpointIdentity, EndpointPool, RestPolicy
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -45,6 +45,13 @@ class JsonRpcClient:
     endpoint failed, the whole round is retried `retries` times with exponential backoff,
     then `RpcUnavailable` names each endpoint's last error. JSON-RPC error objects are
     answers, not endpoint failures, and never trigger failover.
+
+    With an `identity`, no request goes to an endpoint before it reported the network's
+    chain id (and, for a devnet, an anvil client) in one batch of `web3_clientVersion` and
+    `eth_chainId`: checked on first use, again after it failed, and again when requests
+    fail over to it (the endpoint in use failed). The answer is kept until then, so the
+    check costs one request per endpoint per (re)connection. One that reports otherwise
+    is refused (see `EndpointPool`).
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class JsonRpcClient:
         rest: RestPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         rewinds: bool = False,
+        identity: EndpointIdentity | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError(f"network {network} needs at least one RPC endpoint")
@@ -68,6 +76,7 @@ class JsonRpcClient:
         self.endpoints: tuple[str, ...] = tuple(endpoints)
         self.retries = retries
         self.backoff = backoff
+        self.identity = identity
         self.pool = EndpointPool(network, self.endpoints, rest=rest, clock=clock, rewinds=rewinds)
         self._sleep = sleep
         self._http = httpx.Client(timeout=timeout, headers=_HEADERS)
@@ -142,6 +151,8 @@ class JsonRpcClient:
         def send(chunk: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
             return self._batch_chunk(chunk, lambda content, label: self._post_to(index, content))
 
+        self.check_identity(index)
+
         if len(chunks) <= 1 or parallel <= 1:
             replies = [reply for chunk in chunks for reply in send(chunk)]
         else:
@@ -183,6 +194,7 @@ class JsonRpcClient:
                 self.pause(attempt)
             for index in order:
                 try:
+                    self.check_identity(index)
                     body = self._post_to(index, content)
                 except EndpointFailed as exc:
                     failures[exc.endpoint] = exc.reason
@@ -190,6 +202,37 @@ class JsonRpcClient:
                 self.pool.answered(index)
                 return body
         raise RpcUnavailable(self.network, label, failures)
+
+    def check_identity(self, index: int) -> None:
+        """Make sure endpoint `index` is what its network needs before using it.
+
+        Asks it (one batch) when the pool says it must show its identity again (see
+        `EndpointPool.needs_identity`). Raises `EndpointFailed` when it cannot be asked, or when it
+        reports another chain id or (devnet) a client that is not anvil: then it is refused.
+        """
+        if self.identity is None or not self.pool.needs_identity(index):
+            return
+        refusal = self.pool.refusal(index)
+        if refusal is not None:
+            raise EndpointFailed(self.endpoints[index], refusal)
+        ids = next(self._ids), next(self._ids)
+        payload = [
+            {"jsonrpc": "2.0", "id": ids[0], "method": "web3_clientVersion", "params": []},
+            {"jsonrpc": "2.0", "id": ids[1], "method": "eth_chainId", "params": []},
+        ]
+        body = self._post_to(index, json.dumps(payload).encode())
+        answers = (
+            {item.get("id"): item for item in body if isinstance(item, dict)}
+            if isinstance(body, list)
+            else {}
+        )
+        client = answers.get(ids[0], {}).get("result")
+        chain_id = _chain_id(answers.get(ids[1], {}).get("result"))
+        problem = self.identity.problem(client if isinstance(client, str) else None, chain_id)
+        if problem is not None:
+            self.pool.refuse(index, problem)
+            raise EndpointFailed(self.endpoints[index], f"refused: {problem}")
+        self.pool.identity_shown(index)
 
     def _post_to(self, index: int, content: bytes) -> Any:
         """One HTTP attempt at endpoint `index`, counted; raises `EndpointFailed`."""
@@ -245,6 +288,16 @@ class JsonRpcClient:
                 self._errors += 1
             else:
                 self._calls += 1
+
+
+def _chain_id(value: Any) -> int | None:
+    """An `eth_chainId` answer as a number; None when it is not a hex quantity."""
+    if not isinstance(value, str) or not value.startswith("0x"):
+        return None
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
 
 
 def _reply(item: dict[str, Any]) -> RpcReply:

@@ -14,8 +14,11 @@ class EndpointPublic(BaseModel):
     endpoint: str = Field(description="Scheme, host and port; a path or query shows as `/…`.")
     state: EndpointState = Field(
         description="untried (not asked yet), alive, lagging (its head was below the "
-        "network's highest; not used for heads or confirmations), or unreachable (its "
-        "last request failed or its answer contradicted itself)."
+        "network's highest; not used for heads or confirmations), unreachable (its "
+        "last request failed or its answer contradicted itself), or refused (it reported "
+        "another chain id than the policy's, or a client that is not anvil on a network "
+        "the policy marks devnet: never used; `last_error` says which; asked again after "
+        "the longest rest)."
     )
     last_head: int | None = Field(description="The head it last answered.")
     requests: int = Field(description="HTTP requests sent to it (a batch counts once).")

@@ -18,7 +18,9 @@ class Witnesses:
     def __init__(self, adapter: EvmAdapter, *, timeout: float = 5.0) -> None:
         self.adapter = adapter
         self._each = [
-            EvmAdapter(adapter.network, [endpoint], timeout=timeout, retries=0)
+            EvmAdapter(
+                adapter.network, [endpoint], timeout=timeout, retries=0, identity=adapter.identity
+            )
             for endpoint in adapter.endpoints
         ]
 

@@ -1,7 +1,8 @@
 """A tiny HTTP proxy in front of a real anvil node that can be told to misbehave.
 
-The fake is only the misbehaviour (answering 503 on purpose, or a head its node does not
-have, like a load balancer mixing backends); every answer it passes on is the node's own.
+The fake is only the misbehaviour (answering 503 on purpose, a head its node does not
+have, like a load balancer mixing backends, or another client's name); every other
+answer it passes on is the node's own.
 """
 
 from __future__ import annotations
@@ -18,38 +19,48 @@ import httpx
 
 class NodeProxy:
     """Forwards JSON-RPC to `target`; `failing` answers 503 instead, `head_offset` adds
-    to every `eth_blockNumber` answer. `hits` counts the requests that reached it."""
+    to every `eth_blockNumber` answer, `client_version` answers `web3_clientVersion`
+    itself (a node of another make). `hits` counts the requests that reached it and
+    `methods` lists the methods asked, in order."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.failing = False
         self.head_offset = 0
+        self.client_version: str | None = None
         self.hits = 0
+        self.methods: list[str] = []
         self.url = ""
         self._lock = threading.Lock()
 
     def answer(self, body: bytes) -> tuple[int, bytes]:
         """Status and body for one request."""
+        request = json.loads(body)
+        items = request if isinstance(request, list) else [request]
         with self._lock:
             self.hits += 1
-            failing, offset = self.failing, self.head_offset
+            self.methods.extend(str(item.get("method")) for item in items)
+            failing, offset, client = self.failing, self.head_offset, self.client_version
         if failing:
             return 503, b"upstream unavailable"
-        response = httpx.post(
-            self.target, content=body, headers={"Content-Type": "application/json"}, timeout=10.0
-        )
-        if not offset:
-            return response.status_code, response.content
-        request, reply = json.loads(body), response.json()
-        head_ids = {
-            item["id"]
-            for item in (request if isinstance(request, list) else [request])
-            if item.get("method") == "eth_blockNumber"
+        own = {
+            item["id"]: {"jsonrpc": "2.0", "id": item["id"], "result": client}
+            for item in items
+            if client is not None and item.get("method") == "web3_clientVersion"
         }
-        for item in reply if isinstance(reply, list) else [reply]:
-            if item.get("id") in head_ids and "result" in item:
+        forward = [item for item in items if item.get("id") not in own]
+        replies = dict(own)
+        if forward:
+            response = httpx.post(self.target, json=forward, timeout=10.0)
+            if response.status_code != 200:
+                return response.status_code, response.content
+            replies.update({item["id"]: item for item in response.json()})
+        head_ids = {item["id"] for item in items if item.get("method") == "eth_blockNumber"}
+        out = [replies[item["id"]] for item in items]
+        for item in out:
+            if offset and item.get("id") in head_ids and "result" in item:
                 item["result"] = hex(int(item["result"], 16) + offset)
-        return response.status_code, json.dumps(reply).encode()
+        return 200, json.dumps(out if isinstance(request, list) else out[0]).encode()
 
 
 @contextmanager

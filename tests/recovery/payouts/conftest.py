@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from chains.devnet import DevnetChain, DevnetCluster
+from chains.evm import EvmAdapter
 from chains.signers.hd import HdSigner
 from recovery.access.keys import Role
 from recovery.api.app import create_app
@@ -35,11 +36,25 @@ def paying_desk(
     context: AppContext, auth: Any, clock: Clock, devnet: DevnetCluster, signer: HdSigner
 ) -> Iterator[tuple[Desk, PayoutEngine]]:
     """Alice's deposit address is HD index 100; the gas wallet holds 100 coins on both chains."""
+    adapters = {n: devnet.adapter(n) for n in ("ethereum", "bsc")}
+    with open_desk(context, auth, clock, devnet, signer, adapters) as opened:
+        yield opened
+
+
+@contextmanager
+def open_desk(
+    context: AppContext,
+    auth: Any,
+    clock: Clock,
+    devnet: DevnetCluster,
+    signer: HdSigner,
+    adapters: dict[str, EvmAdapter],
+) -> Iterator[tuple[Desk, PayoutEngine]]:
+    """The paying desk over the given adapters (closed at the end)."""
     deposit = signer.register_deposit_index(HD_INDEX)
     for network in ("ethereum", "bsc"):
         devnet.chain(network).fund(signer.gas_wallet_address, 100 * 10**18)
     admin = auth("ops", Role.ADMIN)
-    adapters = {n: devnet.adapter(n) for n in ("ethereum", "bsc")}
     context.adapters = adapters
     context.gas_wallet = signer.gas_wallet_address
     with TestClient(create_app(context)) as client:
