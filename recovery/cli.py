@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Annotated
 
 import typer
 import yaml
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
+from sqlalchemy.engine import make_url
 
 from policies.cli import policy_app
 from recovery.access.keys import Role, create_key, revoke_key
@@ -36,11 +39,41 @@ def _single_sqlite_process(settings: Settings) -> IO[str] | None:
 
 
 def _settings() -> Settings:
+    """The settings, or exit 2 with one short line per problem: field and rule, never a value."""
     try:
         return get_settings()
-    except ValueError as exc:
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False, include_context=False, include_input=False):
+            field = "_".join(str(part) for part in problem["loc"]).upper()
+            where = f"RECOVERY_{field}: " if field else ""
+            rule = problem["msg"].removeprefix("Value error, ")
+            typer.echo(f"error: bad settings: {where}{rule}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # pydantic-settings' own parsing errors name the field only
         typer.echo(f"error: bad settings: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _refusals_at_start() -> Iterator[None]:
+    """A refusal while wiring the service (signer, chains, policy) exits 2 with its message."""
+    from chains.errors import ChainError
+    from policies.errors import PolicyError
+    from recovery.errors import RecoveryError
+
+    try:
+        yield
+    except RecoveryError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    except (ChainError, PolicyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _shown(database_url: str) -> str:
+    """The database URL as printed: its password, if any, hidden."""
+    return make_url(database_url).render_as_string(hide_password=True)
 
 
 @app.command()
@@ -77,6 +110,10 @@ def serve(
     # the `finally` below stops the scheduler and the devnet nodes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     cluster = None
+    if devnet and settings.environment != "development":
+        # The devnets sign with the public development wallet and a devnet overlay.
+        typer.echo("error: --devnet is for RECOVERY_ENVIRONMENT=development only", err=True)
+        raise typer.Exit(2)
     if devnet:
         from chains.devnet.cluster import DevnetCluster
         from chains.devnet.node import AnvilNode
@@ -100,11 +137,12 @@ def serve(
             typer.echo(f"devnet {network}: {url}")
     jobs = None
     try:
-        context = build_context(settings)
-        adapters = build_adapters(settings, context.policy)
-        context.token_decimals = TokenDecimals(adapters)
-        context.adapters = adapters
-        payouts = build_payouts(settings, context, adapters)
+        with _refusals_at_start():
+            context = build_context(settings)
+            adapters = build_adapters(settings, context.policy)
+            context.token_decimals = TokenDecimals(adapters)
+            context.adapters = adapters
+            payouts = build_payouts(settings, context, adapters)
         if payouts is not None:
             context.gas_wallet = payouts.signer.gas_wallet_address
         if payouts is not None and cluster is not None:
@@ -115,7 +153,7 @@ def serve(
             checker = build_checker(settings, context, adapters)
             jobs = background(checker, payouts=payouts)
         typer.echo(
-            f"database {settings.database_url}; policy {context.policy.version}; "
+            f"database {_shown(settings.database_url)}; policy {context.policy.version}; "
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
         )
         # log_config=None: uvicorn's own loggers go through the handler configured above.
@@ -146,10 +184,11 @@ def worker() -> None:
     settings = _settings()
     configure_logging(settings.logs_as)
     sqlite_lock = _single_sqlite_process(settings)
-    context = build_context(settings)
-    adapters = build_adapters(settings, context.policy)
-    checker = build_checker(settings, context, adapters)
-    payouts = build_payouts(settings, context, adapters)
+    with _refusals_at_start():
+        context = build_context(settings)
+        adapters = build_adapters(settings, context.policy)
+        checker = build_checker(settings, context, adapters)
+        payouts = build_payouts(settings, context, adapters)
     if settings.worker_metrics_port is not None:
         start_http_server(
             settings.worker_metrics_port,
@@ -176,7 +215,7 @@ def migrate() -> None:
 
     settings = _settings()
     upgrade(make_engine(settings.database_url))
-    typer.echo(f"migrated {settings.database_url}")
+    typer.echo(f"migrated {_shown(settings.database_url)}")
 
 
 def openapi_yaml() -> str:

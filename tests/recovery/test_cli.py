@@ -8,11 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from policies.loader import DATA_DIR
+
 RECOVERY = Path(sys.executable).with_name("recovery")
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path, *args: str, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOVERY_")}
+    env.update(settings or {})
     return subprocess.run(
         [str(RECOVERY), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
@@ -86,3 +93,87 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
         )
     }
     assert {"cases", "case_events", "api_keys", "payouts", "quotes"} <= tables
+
+
+OWN_MNEMONIC = "immense venue example moral sausage virtual sea crush proof fury long flower"
+SPELLED_ANVIL = " Test test  test test test test test test test\ttest test junk\n"
+
+
+def _short_refusal(done: subprocess.CompletedProcess[str], *hidden: str) -> str:
+    """The refusal's text, after checking it is one exit 2 with no traceback or secret."""
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output
+    assert "input_value" not in output
+    for word in hidden:
+        assert word.lower() not in output.lower(), output
+    return done.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
+def test_a_development_mnemonic_in_production_is_one_short_line_without_its_words(
+    tmp_path: Path, command: str
+) -> None:
+    done = run(
+        tmp_path,
+        command,
+        settings={"RECOVERY_ENVIRONMENT": "production", "RECOVERY_MNEMONIC": SPELLED_ANVIL},
+    )
+
+    error = _short_refusal(done, "junk", "test test")
+    assert error.strip() == (
+        "error: bad settings: RECOVERY_MNEMONIC: is a public development mnemonic (anvil, "
+        "hardhat, truffle or ganache, compared ignoring case and spacing); outside "
+        "development set one of your own"
+    )
+
+
+def test_a_rule_over_several_settings_names_them_and_never_the_mnemonic(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        "worker",
+        settings={
+            "RECOVERY_MNEMONIC": OWN_MNEMONIC,
+            "RECOVERY_RPC_REST_SECONDS": "10",
+            "RECOVERY_RPC_MAX_REST_SECONDS": "5",
+        },
+    )
+
+    error = _short_refusal(done, *OWN_MNEMONIC.split())
+    assert "RECOVERY_RPC_MAX_REST_SECONDS must be at least RECOVERY_RPC_REST_SECONDS" in error
+
+
+def test_the_devnet_overlay_by_path_is_refused_in_production(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        "serve",
+        settings={
+            "RECOVERY_ENVIRONMENT": "production",
+            "RECOVERY_POLICY_OVERLAYS": str(DATA_DIR / "devnet.yaml"),
+        },
+    )
+
+    error = _short_refusal(done)
+    assert "RECOVERY_POLICY_OVERLAYS: overlay 1 marks bsc, ethereum as devnet" in error
+
+
+def test_serve_devnet_is_refused_in_production(tmp_path: Path) -> None:
+    done = run(tmp_path, "serve", "--devnet", settings={"RECOVERY_ENVIRONMENT": "production"})
+
+    error = _short_refusal(done)
+    assert "--devnet is for RECOVERY_ENVIRONMENT=development only" in error
+
+
+def test_a_signer_that_cannot_start_is_one_short_line_without_the_words(tmp_path: Path) -> None:
+    broken = OWN_MNEMONIC.replace("flower", "flowers")
+    done = run(
+        tmp_path,
+        "worker",
+        settings={"RECOVERY_MNEMONIC": broken, "RECOVERY_RPC__ETHEREUM": "http://127.0.0.1:1"},
+    )
+
+    error = _short_refusal(done, *broken.split())
+    # The last line; the lines above it are the migration's log.
+    assert error.strip().splitlines()[-1] == (
+        "error: the configured mnemonic (12 words) is not a valid BIP-39 phrase"
+    )
