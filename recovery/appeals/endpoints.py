@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from recovery.access.case_rules import ClaimantOnly
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.appeals import service
@@ -21,7 +22,6 @@ from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, Eve
 from recovery.domain.case import CaseType
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.domain.states import CaseStatus
-from recovery.errors import Forbidden
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
@@ -43,7 +43,7 @@ IdempotencyKey = Annotated[
     response_model=AppealPublic,
     responses=error_responses(
         *AUTHENTICATED,
-        Forbidden,
+        ClaimantOnly,
         DuplicateClaim,
         PayloadTooLarge,
         IdempotencyKeyReused,
@@ -133,7 +133,9 @@ def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal
 @router.post(
     "/{case_id}/cancel",
     response_model=AppealPublic,
-    responses=error_responses(*AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase),
+    responses=error_responses(
+        *AUTHENTICATED, CaseNotFound, ClaimantOnly, InvalidTransition, StaleCase
+    ),
     summary="Withdraw an appeal",
 )
 def cancel_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:

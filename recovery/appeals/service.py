@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from policies import Policy
+from recovery.access.case_rules import CaseAction, ClaimantOnly, authorize
 from recovery.access.keys import Principal, Role
 from recovery.appeals import formats
 from recovery.appeals.errors import (
@@ -144,7 +145,11 @@ def file_appeal(
     token_decimals: Callable[[str, str], int | None] | None = None,
 ) -> Filing:
     """File a case for the caller; the same Idempotency-Key and body give the same case."""
-    principal.require(Role.USER, Role.ADMIN)
+    if principal.role != Role.USER:
+        raise ClaimantOnly(
+            f"an appeal is filed by the deposit address's owner with their user key; your key "
+            f"has the {principal.role} role"
+        )
     appeal = normalise(policy, appeal)
     cases = CaseRepository(session)
     keys = IdempotencyRepository(session)
@@ -261,11 +266,20 @@ def _replay(
     return cases.get(remembered.case_id)
 
 
-def get_case(session: Session, principal: Principal, case_id: str) -> Case:
-    """The case if the caller may see it; someone else's case is not found."""
+def get_case(
+    session: Session,
+    principal: Principal,
+    case_id: str,
+    action: CaseAction = CaseAction.READ,
+) -> Case:
+    """The case if the caller may do `action` to it (see `access.case_rules`).
+
+    Someone else's case is not found for a user; a role the action is not for gets a 403.
+    """
     case = CaseRepository(session).get(case_id)
-    if case is None or (principal.role == Role.USER and case.claimant != principal.subject):
+    if case is None:
         raise CaseNotFound(f"no case {case_id} among yours")
+    authorize(principal, action, case)
     return case
 
 
@@ -324,7 +338,7 @@ def list_cases(
 
 def cancel(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Withdraw a case before approval; afterwards the table refuses it with a 409."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.CANCEL)
     case.transition(
         CaseStatus.CANCELLED,
         actor=principal.actor,

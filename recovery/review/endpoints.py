@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from recovery.access.case_rules import AdminOnly, ClaimantOnly, DeskOnly, OwnCase
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.appeals.errors import CaseNotFound
@@ -21,7 +22,6 @@ from recovery.review.errors import (
     BadSignature,
     ClaimedByAnother,
     NotQuotable,
-    OwnCase,
     OwnershipNotProven,
     PayoutAlreadySigned,
     QuoteExpired,
@@ -53,6 +53,7 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["operators"])
     responses=error_responses(
         *AUTHENTICATED,
         CaseNotFound,
+        ClaimantOnly,
         InvalidTransition,
         StaleCase,
         QuoteNotFound,
@@ -75,7 +76,7 @@ def accept_quote(
     "/{case_id}/requote",
     response_model=AppealPublic,
     responses=error_responses(
-        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, NotQuotable
+        *AUTHENTICATED, CaseNotFound, ClaimantOnly, InvalidTransition, StaleCase, NotQuotable
     ),
     summary="Ask for a new quote",
 )
@@ -89,7 +90,7 @@ def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) 
 @user_router.get(
     "/{case_id}/challenge",
     response_model=Challenge,
-    responses=error_responses(*AUTHENTICATED, CaseNotFound, Conflict),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound, ClaimantOnly, Conflict),
     summary="The message to sign for proof of ownership",
 )
 def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Challenge:
@@ -105,6 +106,7 @@ def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal
     responses=error_responses(
         *AUTHENTICATED,
         CaseNotFound,
+        ClaimantOnly,
         InvalidTransition,
         StaleCase,
         Conflict,
@@ -126,7 +128,7 @@ def give_proof(
     "/{case_id}/info",
     response_model=AppealPublic,
     responses=error_responses(
-        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, PayloadTooLarge
+        *AUTHENTICATED, CaseNotFound, ClaimantOnly, InvalidTransition, StaleCase, PayloadTooLarge
     ),
     summary="Answer the appeals team",
 )
@@ -179,7 +181,7 @@ def _decision(summary: str) -> dict[str, object]:
         "response_model": AppealPublic,
         "responses": error_responses(
             *AUTHENTICATED,
-            Forbidden,
+            DeskOnly,
             OwnCase,
             CaseNotFound,
             InvalidTransition,
@@ -268,7 +270,8 @@ def ask_user(
     response_model=AppealPublic,
     responses=error_responses(
         *AUTHENTICATED,
-        Forbidden,
+        AdminOnly,
+        OwnCase,
         CaseNotFound,
         InvalidTransition,
         StaleCase,

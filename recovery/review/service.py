@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies import Policy
+from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal, Role
-from recovery.appeals.errors import CaseNotFound
 from recovery.appeals.repository import CaseRepository, case_from_row
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
@@ -28,7 +28,6 @@ from recovery.review.errors import (
     AlreadyApproved,
     ClaimedByAnother,
     NotQuotable,
-    OwnCase,
     OwnershipNotProven,
     PayoutAlreadySigned,
     ReviewFlagNotAcknowledged,
@@ -94,16 +93,6 @@ def queue(
     return cases[:limit]
 
 
-def _reviewable(session: Session, principal: Principal, case_id: str) -> Case:
-    principal.require(Role.REVIEWER, Role.ADMIN)
-    case = CaseRepository(session).get(case_id)
-    if case is None:
-        raise CaseNotFound(f"no case {case_id}")
-    if case.claimant == principal.subject:
-        raise OwnCase(f"case {case.reference} was filed by you; another reviewer must decide")
-    return case
-
-
 def _require_in_review(case: Case) -> None:
     if case.status != CaseStatus.IN_REVIEW:
         raise InvalidTransition(
@@ -130,7 +119,7 @@ def _hold(case: Case, principal: Principal, now: datetime) -> None:
 
 def claim(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Take a case off the queue so that no other reviewer works it at the same time."""
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.CLAIM)
     _require_in_review(case)
     _hold(case, principal, now)
     CaseRepository(session).save(case)
@@ -185,7 +174,7 @@ def approve(
     Each of the verdict's review flags must be in `acknowledged`: nobody approves a
     deposit address holding code without saying they saw it.
     """
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.APPROVE)
     _require_in_review(case)
     _hold(case, principal, now)
     if principal.subject in case.approvals:
@@ -285,7 +274,7 @@ def reject(
             f"reason_code: {reason_code!r} is not a rejection code; use one of "
             f"{', '.join(sorted(REJECTABLE))}"
         )
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.REJECT)
     _hold(case, principal, now)
     case.transition(
         CaseStatus.REJECTED, actor=principal.actor, at=now, reason_code=reason_code, detail=note
@@ -299,7 +288,7 @@ def request_info(
     session: Session, principal: Principal, case_id: str, *, question: str, now: datetime
 ) -> Case:
     """Ask the user a question; the case waits for the answer until a deadline."""
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.ASK)
     _hold(case, principal, now)
     case.transition(CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question)
     case.question = question
@@ -314,7 +303,7 @@ def answer_info(
     session: Session, principal: Principal, case_id: str, *, answer: str, now: datetime
 ) -> Case:
     """The user's answer; the case is verified again from the chain."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.ANSWER)
     case.transition(CaseStatus.VERIFYING, actor=principal.actor, at=now, detail=answer)
     case.answer = answer
     case.deadline_at = None
@@ -326,7 +315,7 @@ def answer_info(
 
 def recheck(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Verify an in-review case again from the chain (its quote and approvals are dropped)."""
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.RECHECK)
     _require_in_review(case)
     _hold(case, principal, now)
     case.transition(
