@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from recovery.access.case_rules import ClaimantOnly
+from recovery.access.keys import Role
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.appeals import service
@@ -18,6 +19,7 @@ from recovery.appeals.errors import (
     IdempotencyKeyReused,
     NotOurDepositAddress,
 )
+from recovery.appeals.refund_addresses import RefundAddressRefused
 from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
 from recovery.domain.case import CaseType
 from recovery.domain.errors import InvalidTransition, StaleCase
@@ -50,6 +52,7 @@ IdempotencyKey = Annotated[
         AddressNotClaimants,
         NotOurDepositAddress,
         AppealRefused,
+        RefundAddressRefused,
     ),
     summary="File an appeal",
 )
@@ -70,6 +73,7 @@ def file_appeal(
             idempotency_key=idempotency_key,
             now=context.clock(),
             token_decimals=context.token_decimals,
+            service_addresses=[context.gas_wallet] if context.gas_wallet else [],
         )
     if filing.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -127,7 +131,8 @@ def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal
     """Every state change of one of your cases, oldest first."""
     with context.database.unit_of_work() as session:
         events = service.events(session, principal, case_id)
-    return EventList(items=[EventPublic.of(e) for e in events])
+    staff = principal.role != Role.USER
+    return EventList(items=[EventPublic.of(e, staff=staff) for e in events])
 
 
 @router.post(

@@ -50,6 +50,7 @@ def event_values(event: CaseEvent) -> dict[str, object]:
         "actor": event.actor,
         "reason_code": event.reason_code,
         "detail": event.detail,
+        "message": event.message,
         "created_at": event.created_at,
     }
 
@@ -117,6 +118,7 @@ def _to_event(row: CaseEventRow) -> CaseEvent:
         reason_code=row.reason_code,
         detail=row.detail,
         created_at=row.created_at,
+        message=row.message,
     )
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from recovery.appeals.errors import (
     IdempotencyKeyReused,
     NotOurDepositAddress,
 )
+from recovery.appeals.refund_addresses import check_refund_address
 from recovery.appeals.repository import CaseRepository, IdempotencyRepository
 from recovery.appeals.schemas import AppealCreate
 from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
@@ -143,8 +144,13 @@ def file_appeal(
     idempotency_key: str | None,
     now: datetime,
     token_decimals: Callable[[str, str], int | None] | None = None,
+    service_addresses: Collection[str] = (),
 ) -> Filing:
-    """File a case for the caller; the same Idempotency-Key and body give the same case."""
+    """File a case for the caller; the same Idempotency-Key and body give the same case.
+
+    `service_addresses` are the service's own wallets this process knows (the gas wallet):
+    a refund to them, to a deposit address or to the token's contract is refused.
+    """
     if principal.role != Role.USER:
         raise ClaimantOnly(
             f"an appeal is filed by the deposit address's owner with their user key; your key "
@@ -159,6 +165,12 @@ def file_appeal(
         if replay is not None:
             return Filing(replay, replayed=True)
     _check_deposit_address(session, principal.subject, appeal)
+    check_refund_address(
+        session,
+        appeal.refund_address,
+        tokens=() if appeal.token == NATIVE else (appeal.token,),
+        service_addresses=service_addresses,
+    )
     verdict = judge(policy, appeal, now=now, token_decimals=token_decimals)
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
     if refusals:

@@ -152,6 +152,8 @@ class CaseEventRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(Text)
+    # What the claimant reads when staff acted (a rejection note, a question); else null.
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

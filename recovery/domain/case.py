@@ -33,8 +33,12 @@ class CaseEvent:
     to_status: CaseStatus
     actor: str
     reason_code: str | None
+    # What happened, in full: staff read it (it may name reviewers or hold internal notes).
     detail: str
     created_at: datetime
+    # What the claimant reads, when the actor wrote it for them (a rejection note, a
+    # question); None: see `domain.messages.user_message`.
+    message: str | None = None
 
 
 @dataclass
@@ -100,15 +104,20 @@ class Case:
         at: datetime,
         reason_code: str | None = None,
         detail: str = "",
+        message: str | None = None,
     ) -> CaseEvent:
-        """Move the case to `target` and record the event; refuse moves not in the table."""
+        """Move the case to `target` and record the event; refuse moves not in the table.
+
+        `message` is what the claimant reads when a reviewer or an operator acts; without
+        one they read the state's plain words, never the staff's `detail`.
+        """
         if target not in TRANSITIONS[self.status]:
             allowed = ", ".join(sorted(TRANSITIONS[self.status])) or "none (final state)"
             raise InvalidTransition(
                 f"case {self.reference} is {self.status}; it cannot move to {target} "
                 f"(allowed from {self.status}: {allowed})"
             )
-        event = self._event(self.status, target, actor, at, reason_code, detail)
+        event = self._event(self.status, target, actor, at, reason_code, detail, message)
         self.status = target
         self.updated_at = at
         return event
@@ -125,6 +134,7 @@ class Case:
         at: datetime,
         reason_code: str | None,
         detail: str,
+        message: str | None = None,
     ) -> CaseEvent:
         self.last_seq += 1
         event = CaseEvent(
@@ -136,6 +146,7 @@ class Case:
             reason_code=reason_code,
             detail=detail,
             created_at=at,
+            message=message,
         )
         self.pending_events.append(event)
         return event

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from recovery.access.case_rules import AdminOnly, ClaimantOnly, DeskOnly, OwnCase
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
-from recovery.appeals.errors import CaseNotFound
+from recovery.appeals.errors import CaseNotFound, DuplicateClaim
 from recovery.appeals.schemas import AppealPage, AppealPublic
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.errors import Conflict, Forbidden
@@ -76,7 +76,13 @@ def accept_quote(
     "/{case_id}/requote",
     response_model=AppealPublic,
     responses=error_responses(
-        *AUTHENTICATED, CaseNotFound, ClaimantOnly, InvalidTransition, StaleCase, NotQuotable
+        *AUTHENTICATED,
+        CaseNotFound,
+        ClaimantOnly,
+        InvalidTransition,
+        StaleCase,
+        NotQuotable,
+        DuplicateClaim,
     ),
     summary="Ask for a new quote",
 )

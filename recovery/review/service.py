@@ -277,7 +277,12 @@ def reject(
     case = get_case(session, principal, case_id, CaseAction.REJECT)
     _hold(case, principal, now)
     case.transition(
-        CaseStatus.REJECTED, actor=principal.actor, at=now, reason_code=reason_code, detail=note
+        CaseStatus.REJECTED,
+        actor=principal.actor,
+        at=now,
+        reason_code=reason_code,
+        detail=note,
+        message=note,
     )
     case.reviewer = None
     CaseRepository(session).save(case)
@@ -290,7 +295,9 @@ def request_info(
     """Ask the user a question; the case waits for the answer until a deadline."""
     case = get_case(session, principal, case_id, CaseAction.ASK)
     _hold(case, principal, now)
-    case.transition(CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question)
+    case.transition(
+        CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question, message=question
+    )
     case.question = question
     case.answer = None
     case.reviewer = None

@@ -225,3 +225,26 @@ def test_a_reviewers_hold_lapses_if_they_leave_the_case_undecided(desk: Desk) ->
     taken = desk.client.post(f"/v1/review/{case['id']}/approve", headers=desk.rob)
     assert taken.status_code == 200, taken.text
     assert taken.json()["status"] == "approved"
+
+
+def test_renewing_an_expired_quote_whose_transfer_another_case_holds_is_a_conflict(
+    desk: Desk,
+) -> None:
+    case = desk.quoted_case()
+    desk.clock.advance(days=2)
+    assert expire_cycle(desk.checker.database, desk.clock) == 1
+    assert desk.read(case)["status"] == "expired"
+    # The expired case let its transfer go: the user files it again as a new case.
+    body = {
+        k: case[k]
+        for k in ("case_type", "network", "opened_for", "tx_hash", "token", "deposit_address")
+    }
+    again = desk.client.post(
+        "/v1/appeals", json={**body, "refund_address": case["refund_address"]}, headers=desk.alice
+    )
+    assert again.status_code == 201, again.text
+    renewed = desk.client.post(f"/v1/appeals/{case['id']}/requote", headers=desk.alice)
+    assert renewed.status_code == 409, renewed.text
+    assert renewed.json()["reason_code"] == "duplicate_claim"
+    assert "held by another live case" in renewed.json()["detail"]
+    assert desk.read(case)["status"] == "expired", "nothing half-written"
