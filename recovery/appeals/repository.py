@@ -37,6 +37,7 @@ MUTABLE_FIELDS = (
     "approvals",
     "question",
     "answer",
+    "value_micros",
 )
 
 
@@ -146,6 +147,7 @@ class CaseRepository:
             last_seq=case.last_seq,
             facts=case.facts,
             verdict=case.verdict,
+            value_micros=case.value_micros,
             policy_version=case.policy_version,
             log_index=case.log_index,
             named_log_indexes=(

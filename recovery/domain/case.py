@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
@@ -90,6 +91,20 @@ class Case:
         if self.token == NATIVE:
             return (NATIVE_LOG_INDEX,)
         return self.named_log_indexes or ()
+
+    @property
+    def value_micros(self) -> int | None:
+        """The verdict's value in millionths of the quote currency (None: not valued).
+
+        Stored beside the case so the review queue filters value bands in the database;
+        rounded down, to the millionth, which is finer than any band a reviewer asks for.
+        """
+        raw = (self.verdict or {}).get("value")
+        if raw is None:
+            return None
+        with localcontext() as context:
+            context.prec = 80
+            return int((Decimal(str(raw)) * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
 
     @property
     def reference(self) -> str:

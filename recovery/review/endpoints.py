@@ -168,6 +168,14 @@ def review_queue(
     ] = None,
     older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="`next_cursor` of the previous page.",
+            json_schema_extra={"pattern": service.QUEUE_CURSOR_PATTERN},
+        ),
+    ] = None,
 ) -> AppealPage:
     """Cases in review, oldest first, with filters by network, type, value and age."""
     filters = service.QueueFilter(
@@ -178,8 +186,10 @@ def review_queue(
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
     )
     with context.database.unit_of_work() as session:
-        cases = service.queue(session, principal, filters, now=context.clock(), limit=limit)
-    return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=None)
+        cases, next_cursor = service.queue(
+            session, principal, filters, now=context.clock(), limit=limit, cursor=cursor
+        )
+    return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=next_cursor)
 
 
 def _decision(summary: str) -> dict[str, object]:

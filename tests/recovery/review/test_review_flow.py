@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -248,3 +249,30 @@ def test_renewing_an_expired_quote_whose_transfer_another_case_holds_is_a_confli
     assert renewed.json()["reason_code"] == "duplicate_claim"
     assert "held by another live case" in renewed.json()["detail"]
     assert desk.read(case)["status"] == "expired", "nothing half-written"
+
+
+def test_the_queue_is_walked_page_by_page_with_value_bands_in_the_query(desk: Desk) -> None:
+    cases = [desk.accept(desk.quoted_case(wei=n * 10**18)) for n in (1, 2, 3, 4, 5)]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = desk.client.get("/v1/review/queue", params=params, headers=desk.rita).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [c["id"] for c in cases], "oldest first, each case once"
+    values = sorted(Decimal(c["verdict"]["value"]) for c in cases)
+    banded = desk.client.get(
+        "/v1/review/queue",
+        params={"min_value": str(values[1]), "max_value": str(values[3])},
+        headers=desk.rita,
+    ).json()["items"]
+    assert sorted(Decimal(c["verdict"]["value"]) for c in banded) == values[1:4]
+    bad = desk.client.get(
+        "/v1/review/queue", params={"cursor": "q1_99999999999"}, headers=desk.rita
+    )
+    assert bad.status_code == 422
