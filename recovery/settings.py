@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_MNEMONIC = "test test test test test test test test test test test junk"
@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     payout_bump_after_seconds: float = Field(default=300.0, gt=0)
     payout_stall_after_seconds: float = Field(default=3600.0, gt=0)
     payout_fee_cap_wei: dict[str, int] = Field(default_factory=dict)
+    # /metrics needs `Authorization: Bearer <metrics token>` when one is set; with a
+    # metrics port, `serve` answers it on that address instead (no token there: keep it
+    # private) and the API's /metrics is a 404. Outside development `serve` needs one of
+    # the two. Its database figures are read at most once per refresh interval.
+    metrics_token: SecretStr | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_refresh_seconds: float = Field(default=15.0, ge=0)
 
     @field_validator("policy_overlays", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.deposit_addresses.contract import deposit_address_schemas
 from recovery.errors import InvalidInput
+from recovery.metrics import registry_for
 from recovery.nodes import endpoints as nodes
 from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
@@ -39,6 +40,13 @@ def create_app(context: AppContext) -> FastAPI:
     """The API over `context` (database, policy, settings, clock)."""
     app = FastAPI(title="Deposit recovery service", version=__version__, description=DESCRIPTION)
     app.state.context = context
+    # One snapshot of the database figures per app: scrapes within the interval share it.
+    app.state.metrics = registry_for(
+        context.database,
+        context.clock,
+        refresh_seconds=context.settings.metrics_refresh_seconds,
+        monotonic=context.monotonic,
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
     app.include_router(health.router)
