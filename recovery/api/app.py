@@ -11,8 +11,15 @@ from recovery import __version__
 from recovery.access import endpoints as access
 from recovery.api import health, metrics
 from recovery.api.context import AppContext
-from recovery.api.errors import DECLARED, error_responses, error_schema, install_error_handlers
+from recovery.api.errors import (
+    DECLARED,
+    error_responses,
+    error_schema,
+    install_error_handlers,
+    rate_limited_response,
+)
 from recovery.api.limits import BodySizeLimit
+from recovery.api.rate_limits import UNLIMITED_PATHS, RateLimiter, RateLimits
 from recovery.appeals import endpoints as appeals
 from recovery.appeals.contract import appeal_schemas
 from recovery.catalogue import endpoints as catalogue
@@ -30,6 +37,9 @@ exchange does not list, sent to one of its deposit addresses.
 
 Every `/v1` route needs `Authorization: Bearer <api key>` except the public ones.
 Amounts are integers in base units, sent as decimal strings.
+Every route but the health probes is rate limited per API key and per client (stricter
+without a key, and for filing): over a limit the answer is a 429 `RateLimited` with
+`Retry-After` in seconds.
 Errors always look like `{"error": "ClassName", "detail": "what is wrong and how to fix it",
 "reason_code": "class_name"}`: each operation lists the error classes it may answer with,
 and each class's schema names its stable snake_case `reason_code`.
@@ -49,6 +59,8 @@ def create_app(context: AppContext) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
+    # Added last, so outermost: a request over its limit costs no body read.
+    app.add_middleware(RateLimits, limiter=RateLimiter(context.settings, context.monotonic))
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(appeals.router)
@@ -77,12 +89,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
-        for operations in spec.get("paths", {}).values():
+        for path, operations in spec.get("paths", {}).items():
             for operation in operations.values():
                 response = operation.get("responses", {}).get("422")
                 if response is not None and "HTTPValidationError" in str(response):
                     # FastAPI's own 422 for a route that declares none: request validation.
                     operation["responses"]["422"] = error_responses(InvalidInput)[422]
+                if path not in UNLIMITED_PATHS:
+                    operation.setdefault("responses", {})["429"] = rate_limited_response()
         policy = app.state.context.policy
         schemas.update(appeal_schemas(policy))
         schemas.update(deposit_address_schemas(policy))

@@ -4,30 +4,16 @@ and cheap: a flood of scrapes reads the database once per refresh interval."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from recovery.api.app import create_app
 from recovery.api.context import AppContext
-from recovery.settings import Settings
+from tests.recovery.api.apps import Ticks, client_with
 from tests.recovery.api.builders import appeal_body
-from tests.recovery.api.ticks import Ticks
 
 TOKEN = "metrics-token-0123456789abcdef"
-
-
-def client_with(context: AppContext, ticks: Ticks | None = None, **settings: Any) -> TestClient:
-    """A client of the app over `context`'s database with these settings."""
-    configured = replace(
-        context,
-        settings=Settings(database_url=str(context.database.engine.url), **settings),
-        monotonic=ticks or context.monotonic,
-    )
-    return TestClient(create_app(configured))
 
 
 def test_with_a_token_set_a_scrape_needs_it(
