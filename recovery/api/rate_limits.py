@@ -61,7 +61,8 @@ class Limit:
     def wait(self, who: str, now: float) -> float:
         """Seconds until `who`'s bucket holds a token (0: it holds one now)."""
         bucket = self._refilled(who, now)
-        return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+        # A client that waited exactly Retry-After must not be refused by a rounding error.
+        return 0.0 if bucket.tokens >= 1 - 1e-9 else (1 - bucket.tokens) / self.rate
 
     def take(self, who: str, now: float) -> None:
         """Take one token from `who`'s bucket."""
