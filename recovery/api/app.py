@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from recovery import __version__
@@ -19,6 +19,7 @@ from recovery.api.errors import (
     rate_limited_response,
 )
 from recovery.api.limits import BodySizeLimit
+from recovery.api.nul_guard import forbid_nul_in_contract, refuse_nul
 from recovery.api.rate_limits import UNLIMITED_PATHS, RateLimiter, RateLimits
 from recovery.appeals import endpoints as appeals
 from recovery.appeals.contract import appeal_schemas
@@ -48,7 +49,12 @@ and each class's schema names its stable snake_case `reason_code`.
 
 def create_app(context: AppContext) -> FastAPI:
     """The API over `context` (database, policy, settings, clock)."""
-    app = FastAPI(title="Deposit recovery service", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="Deposit recovery service",
+        version=__version__,
+        description=DESCRIPTION,
+        dependencies=[Depends(refuse_nul)],
+    )
     app.state.context = context
     # One snapshot of the database figures per app: scrapes within the interval share it.
     app.state.metrics = registry_for(
@@ -105,5 +111,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 raise TypeError(f"error class {name} shares its name with a schema")
             schemas[name] = error_schema(error)
         spec["components"]["schemas"] = dict(sorted(schemas.items()))
+        forbid_nul_in_contract(spec)
         app.openapi_schema = spec
     return app.openapi_schema
