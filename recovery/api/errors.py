@@ -42,6 +42,12 @@ class UnsupportedMediaType(RecoveryError):
     status_code = 415
 
 
+class RateLimited(RecoveryError):
+    """Raised when a key or client made more requests than its limit; wait `Retry-After` seconds."""
+
+    status_code = 429
+
+
 class InternalError(RecoveryError):
     """Raised when the service fails on its own account; the error is logged."""
 
@@ -110,6 +116,19 @@ def error_responses(*errors: type[RecoveryError]) -> dict[int | str, dict[str, A
             "content": _content(group),
         }
         for status, group in sorted(by_status.items())
+    }
+
+
+def rate_limited_response() -> dict[str, Any]:
+    """The OpenAPI 429 of a rate-limited route (recovery/api/rate_limits.py), with `Retry-After`."""
+    return {
+        **error_responses(RateLimited)[429],
+        "headers": {
+            "Retry-After": {
+                "description": "Whole seconds to wait before the request can succeed.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
     }
 
 

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
+
+from chains.devnet.node import free_port
 
 RECOVERY = Path(sys.executable).with_name("recovery")
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_with(tmp_path, {}, *args)
+
+
+def run_with(
+    tmp_path: Path, settings: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """The command with no RECOVERY_* variables of the caller's, only `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOVERY_")}
+    env.update(settings)
     return subprocess.run(
         [str(RECOVERY), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
@@ -86,3 +100,47 @@ def test_migrate_creates_the_schema(tmp_path: Path) -> None:
         )
     }
     assert {"cases", "case_events", "api_keys", "payouts", "quotes"} <= tables
+
+
+def test_serve_outside_development_refuses_open_metrics(tmp_path: Path) -> None:
+    env = {"RECOVERY_ENVIRONMENT": "production"}
+    done = run_with(tmp_path, env, "serve", "--no-scheduler")
+    assert done.returncode == 2
+    assert "RECOVERY_METRICS_TOKEN" in done.stderr
+    assert "RECOVERY_METRICS_PORT" in done.stderr
+    assert not (tmp_path / "recovery.db").exists(), "refused before touching anything"
+
+
+def test_serve_answers_scrapes_on_its_metrics_port_and_the_api_says_so(tmp_path: Path) -> None:
+    api, metrics = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RECOVERY_")},
+        "RECOVERY_ENVIRONMENT": "production",
+        "RECOVERY_METRICS_PORT": str(metrics),
+    }
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(RECOVERY), "serve", "--no-scheduler", "--port", str(api)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                moved = httpx.get(f"http://127.0.0.1:{api}/metrics", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.1)
+        assert moved.status_code == 404
+        assert f"http://127.0.0.1:{metrics}/metrics" in moved.json()["detail"]
+        scraped = httpx.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert 'recovery_cases{state="submitted"} 0.0' in scraped.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
