@@ -10,14 +10,20 @@ PORT ?= 8000
 
 .PHONY: run test demo lint typecheck pytest install openapi benchmarks clean
 
+# Exactly what requirements.lock pins, then the project itself without resolving anything
+# more; `pip check` fails when the lock misses a dependency.
 $(BIN)/recovery: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	@touch $@
 
+# `npm ci` installs package-lock.json as committed (every platform's optional anvil build
+# is in it) and never rewrites it; it fails if package.json and the lock disagree.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 install: $(BIN)/recovery node_modules/.package-lock.json

@@ -92,6 +92,24 @@ def deposit_address_has_code(ctx: ConditionContext) -> ConditionResult | None:
     )
 
 
+def refund_address_has_code(ctx: ConditionContext) -> ConditionResult | None:
+    """Pending for a reviewer when the refund address holds code; None when it holds none.
+
+    Like code at the deposit address, the engine adds it to every case: a contract may
+    refuse, keep or forward what it is sent, and only a person can judge that it is the
+    user's (a multisig, a smart wallet) before the refund goes there.
+    """
+    if not ctx.facts.refund_address_is_contract:
+        return None
+    return ConditionResult(
+        "refund_address_is_contract",
+        "pending",
+        f"the refund address {ctx.facts.refund_address} holds code on {ctx.network.id} (a "
+        "contract or a smart wallet); a reviewer checks that it can receive and belongs to "
+        "the user, and approves with acknowledge: [refund_address_is_contract]",
+    )
+
+
 def min_value(ref: ConditionRef, ctx: ConditionContext, where: str) -> ConditionResult:
     """Pass when the transfer is worth at least the condition's `value`."""
     minimum = ref.value if ref.value is not None else Decimal(0)

@@ -36,6 +36,7 @@ from policies.conditions import (
     ConditionResult,
     deposit_address_has_code,
     money,
+    refund_address_has_code,
 )
 from policies.errors import NotQuotableError
 from policies.facts import Facts
@@ -203,9 +204,13 @@ def evaluate(facts: Facts, policy: Policy, prices: PriceSource) -> Verdict:
     # Code at the deposit address is never paid without a reviewer, on any class; where
     # the network requires an account without code, that condition has refused it already.
     has_code = None if "deposit_address_is_eoa" in required else deposit_address_has_code(context)
+    refund_code = refund_address_has_code(context)
+    if refund_code is not None:
+        results = (*results, refund_code)
+        review_flags = (refund_code.id,)
     if has_code is not None:
         results = (*results, has_code)
-        review_flags = (has_code.id,)
+        review_flags = (has_code.id, *review_flags)
         if klass is RecoveryClass.DIRECT and RecoveryClass.CONDITIONAL in policy.fee_schedules.get(
             case_type, {}
         ):

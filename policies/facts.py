@@ -29,6 +29,8 @@ class Facts:
     # The EIP-7702 delegate when the deposit address's code is a delegation designator.
     deposit_address_delegate: str | None = None
     sender: str | None = None
+    # Whether the refund address holds code on the payout's network (None: not read).
+    refund_address_is_contract: bool | None = None
     ownership_proven: bool = False
     token_transferable: bool | None = None
     transfer_time: datetime | None = None

@@ -92,10 +92,13 @@ def serve(
 ) -> None:
     """Run the API, and the periodic jobs, in this process."""
     import uvicorn
+    from prometheus_client import start_http_server
 
     from recovery.api.app import create_app
+    from recovery.api.metrics import metrics_address, metrics_refusal
     from recovery.bootstrap import build_context
     from recovery.catalogue.tokens import TokenDecimals
+    from recovery.metrics import registry_for
     from recovery.scheduler import (
         background,
         build_adapters,
@@ -104,6 +107,10 @@ def serve(
     )
 
     settings = _settings()
+    refusal = metrics_refusal(settings)
+    if refusal is not None:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(2)
     configure_logging(settings.logs_as)
     sqlite_lock = _single_sqlite_process(settings)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so that
@@ -136,6 +143,7 @@ def serve(
         for network, url in cluster.endpoints().items():
             typer.echo(f"devnet {network}: {url}")
     jobs = None
+    metrics_server = None
     try:
         with _refusals_at_start():
             context = build_context(settings)
@@ -152,6 +160,17 @@ def serve(
         if scheduler and settings.scheduler_enabled:
             checker = build_checker(settings, context, adapters)
             jobs = background(checker, payouts=payouts)
+        if settings.metrics_port is not None:
+            metrics_server, _ = start_http_server(
+                settings.metrics_port,
+                addr=settings.metrics_host,
+                registry=registry_for(
+                    context.database,
+                    context.clock,
+                    refresh_seconds=settings.metrics_refresh_seconds,
+                ),
+            )
+            typer.echo(f"metrics at {metrics_address(settings)}")
         typer.echo(
             f"database {_shown(settings.database_url)}; policy {context.policy.version}; "
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
@@ -159,6 +178,8 @@ def serve(
         # log_config=None: uvicorn's own loggers go through the handler configured above.
         uvicorn.run(create_app(context), host=host, port=port, log_level="info", log_config=None)
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         if jobs is not None:
             jobs.shutdown(wait=False)
         if cluster is not None:
@@ -193,7 +214,11 @@ def worker() -> None:
         start_http_server(
             settings.worker_metrics_port,
             addr="127.0.0.1",
-            registry=registry_for(context.database, context.clock),
+            registry=registry_for(
+                context.database,
+                context.clock,
+                refresh_seconds=settings.metrics_refresh_seconds,
+            ),
         )
     # SIGTERM ends the worker like Ctrl-C: the scheduler stops between cycles.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

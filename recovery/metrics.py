@@ -1,15 +1,19 @@
 """Prometheus metrics: cases per state, job cycles, RPC traffic per network.
 
 Everything lives in registries of our own, never prometheus-client's global one, so
-that tests and several apps in one process do not see each other's series. Case counts
-and ages are read from the database when scraped; job and RPC figures are kept by the
-process that runs the jobs (`serve`, or a `worker` with RECOVERY_WORKER_METRICS_PORT).
+that tests and several apps in one process do not see each other's series. Case counts,
+ages and money are read from the database at most once per refresh interval
+(RECOVERY_METRICS_REFRESH_SECONDS) and served from that snapshot meanwhile; job and RPC
+figures are kept by the process that runs the jobs (`serve`, or a `worker` with
+RECOVERY_WORKER_METRICS_PORT).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -227,91 +231,136 @@ def census(session: Session) -> dict[str, tuple[int, datetime | None]]:
     return {str(status): (int(count), oldest) for status, count, oldest in rows}
 
 
-class CaseCollector(Collector):
-    """Cases per state and the age of the oldest one per open state, read when scraped."""
+@dataclass(frozen=True)
+class DatabaseFigures:
+    """What a scrape shows from the database, read in one transaction."""
 
-    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
-        self.database = database
-        self.clock = clock
+    # Per state: how many cases, and when the longest-waiting one last changed state.
+    cases: dict[str, tuple[int, datetime | None]]
+    # Booked on delivered payouts, per (kind, network, token), in base units.
+    ledger: dict[tuple[str, str, str], int]
+    # Per (network, token): base units that arrived, and payouts that brought less.
+    delivered: dict[tuple[str, str], tuple[int, int]]
 
-    def collect(self) -> Iterator[Metric]:
-        with self.database.unit_of_work() as session:
-            counts = census(session)
-        now = self.clock()
-        cases = GaugeMetricFamily("recovery_cases", "Cases per state.", labels=["state"])
-        ages = GaugeMetricFamily(
-            "recovery_oldest_case_age_seconds",
-            "Seconds since the longest-waiting case in a state entered it (open states).",
-            labels=["state"],
+
+def read_figures(session: Session) -> DatabaseFigures:
+    """The case census, the ledger's totals and the delivered payouts' sums."""
+    ledger: dict[tuple[str, str, str], int] = {}
+    for kind, network, token, amount in session.execute(
+        select(
+            LedgerEntryRow.kind, LedgerEntryRow.network, LedgerEntryRow.token, LedgerEntryRow.amount
         )
-        for state in CaseStatus:
-            count, oldest = counts.get(state.value, (0, None))
-            cases.add_metric([state.value], count)
-            if TRANSITIONS[state]:  # final states only grow older; nobody waits on them
-                age = (now - oldest).total_seconds() if oldest is not None else 0.0
-                ages.add_metric([state.value], max(0.0, age))
-        yield cases
-        yield ages
+    ):
+        key = (str(kind), str(network), str(token))
+        ledger[key] = ledger.get(key, 0) + int(amount)
+    delivered: dict[tuple[str, str], tuple[int, int]] = {}
+    for network, token, amount, arrived in session.execute(
+        select(
+            PayoutRow.network, PayoutRow.token, PayoutRow.amount, PayoutRow.delivered_amount
+        ).where(PayoutRow.delivered_amount.is_not(None))
+    ):
+        total, short = delivered.get((str(network), str(token)), (0, 0))
+        delivered[(str(network), str(token))] = (
+            total + (arrived or 0),
+            short + ((arrived or 0) < amount),
+        )
+    return DatabaseFigures(cases=census(session), ledger=ledger, delivered=delivered)
 
 
-class LedgerCollector(Collector):
-    """Money counted from what the chain showed arrived: delivered payouts, fees and gas.
+class FiguresSnapshot:
+    """The database figures, read at most once per `refresh_seconds` and shared meanwhile.
+
+    A flood of scrapes costs the database one read per interval: scrapes that arrive
+    while it runs wait for it instead of starting their own. 0 reads on every scrape.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        refresh_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.database = database
+        self.refresh_seconds = refresh_seconds
+        self.monotonic = monotonic
+        self._lock = threading.Lock()
+        self._figures: DatabaseFigures | None = None
+        self._read_at = 0.0
+
+    def figures(self) -> DatabaseFigures:
+        """The latest figures, read again when older than the interval."""
+        with self._lock:
+            now = self.monotonic()
+            if self._figures is None or now - self._read_at >= self.refresh_seconds:
+                with self.database.unit_of_work() as session:
+                    self._figures = read_figures(session)
+                self._read_at = now
+            return self._figures
+
+
+class DatabaseCollector(Collector):
+    """Cases per state, the oldest case's age per open state, and money counted from what
+    the chain showed arrived (delivered payouts, fees and gas), from one snapshot.
 
     Fee entries exist only for delivered payouts (and are removed again if a payout is
     reorged out before it is final), so the fee income here never counts a refund that did
     not arrive. Values are base units of each token (floats, as Prometheus keeps them).
+    Ages are measured at scrape time from the snapshot's timestamps.
     """
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, snapshot: FiguresSnapshot, clock: Callable[[], datetime]) -> None:
+        self.snapshot = snapshot
+        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        with self.database.unit_of_work() as session:
-            ledger = session.execute(
-                select(
-                    LedgerEntryRow.kind,
-                    LedgerEntryRow.network,
-                    LedgerEntryRow.token,
-                    LedgerEntryRow.amount,
-                )
-            ).all()
-            payouts = session.execute(
-                select(
-                    PayoutRow.network, PayoutRow.token, PayoutRow.amount, PayoutRow.delivered_amount
-                ).where(PayoutRow.delivered_amount.is_not(None))
-            ).all()
-        booked = GaugeMetricFamily(
-            "recovery_ledger_base_units",
-            "Booked on delivered payouts, by kind (fee, gas), network and token.",
-            labels=["kind", "network", "token"],
-        )
-        totals: dict[tuple[str, str, str], int] = {}
-        for kind, network, token, amount in ledger:
-            key = (str(kind), str(network), str(token))
-            totals[key] = totals.get(key, 0) + int(amount)
-        for key, total in sorted(totals.items()):
-            booked.add_metric(list(key), float(total))
-        delivered = GaugeMetricFamily(
-            "recovery_payouts_delivered_base_units",
-            "What the chain shows arrived at refund addresses, by network and token.",
-            labels=["network", "token"],
-        )
-        shortfalls = GaugeMetricFamily(
-            "recovery_payout_shortfalls",
-            "Delivered payouts that brought less than approved (the token kept part).",
-            labels=["network", "token"],
-        )
-        sums: dict[tuple[str, str], list[int]] = {}
-        for network, token, amount, arrived in payouts:
-            entry = sums.setdefault((str(network), str(token)), [0, 0])
-            entry[0] += arrived or 0
-            entry[1] += (arrived or 0) < amount
-        for (network, token), (arrived_total, short) in sorted(sums.items()):
-            delivered.add_metric([network, token], float(arrived_total))
-            shortfalls.add_metric([network, token], short)
-        yield booked
-        yield delivered
-        yield shortfalls
+        figures = self.snapshot.figures()
+        yield from _case_metrics(figures.cases, self.clock())
+        yield from _money_metrics(figures)
+
+
+def _case_metrics(
+    counts: dict[str, tuple[int, datetime | None]], now: datetime
+) -> Iterator[Metric]:
+    cases = GaugeMetricFamily("recovery_cases", "Cases per state.", labels=["state"])
+    ages = GaugeMetricFamily(
+        "recovery_oldest_case_age_seconds",
+        "Seconds since the longest-waiting case in a state entered it (open states).",
+        labels=["state"],
+    )
+    for state in CaseStatus:
+        count, oldest = counts.get(state.value, (0, None))
+        cases.add_metric([state.value], count)
+        if TRANSITIONS[state]:  # final states only grow older; nobody waits on them
+            age = (now - oldest).total_seconds() if oldest is not None else 0.0
+            ages.add_metric([state.value], max(0.0, age))
+    yield cases
+    yield ages
+
+
+def _money_metrics(figures: DatabaseFigures) -> Iterator[Metric]:
+    booked = GaugeMetricFamily(
+        "recovery_ledger_base_units",
+        "Booked on delivered payouts, by kind (fee, gas), network and token.",
+        labels=["kind", "network", "token"],
+    )
+    for key, total in sorted(figures.ledger.items()):
+        booked.add_metric(list(key), float(total))
+    delivered = GaugeMetricFamily(
+        "recovery_payouts_delivered_base_units",
+        "What the chain shows arrived at refund addresses, by network and token.",
+        labels=["network", "token"],
+    )
+    shortfalls = GaugeMetricFamily(
+        "recovery_payout_shortfalls",
+        "Delivered payouts that brought less than approved (the token kept part).",
+        labels=["network", "token"],
+    )
+    for (network, token), (arrived_total, short) in sorted(figures.delivered.items()):
+        delivered.add_metric([network, token], float(arrived_total))
+        shortfalls.add_metric([network, token], short)
+    yield booked
+    yield delivered
+    yield shortfalls
 
 
 class _Forward(Collector):
@@ -325,16 +374,22 @@ class _Forward(Collector):
 
 
 def registry_for(
-    database: Database, clock: Callable[[], datetime], jobs: JobMetrics = PROCESS
+    database: Database,
+    clock: Callable[[], datetime],
+    jobs: JobMetrics = PROCESS,
+    *,
+    refresh_seconds: float = 0.0,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> CollectorRegistry:
-    """A registry with the cases of `database` and the job figures of `jobs`."""
+    """A registry with the cases of `database` (read at most once per `refresh_seconds`)
+    and the job figures of `jobs`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CaseCollector(database, clock))
-    registry.register(LedgerCollector(database))
+    snapshot = FiguresSnapshot(database, refresh_seconds, monotonic)
+    registry.register(DatabaseCollector(snapshot, clock))
     registry.register(_Forward(jobs.registry))
     return registry
 
 
 def scrape(database: Database, clock: Callable[[], datetime], jobs: JobMetrics = PROCESS) -> bytes:
-    """Every metric in the Prometheus text format."""
+    """Every metric in the Prometheus text format, the database read afresh."""
     return generate_latest(registry_for(database, clock, jobs))

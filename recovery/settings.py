@@ -5,7 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_MNEMONIC = "test test test test test test test test test test test junk"
@@ -58,10 +65,34 @@ class Settings(BaseSettings):
     payout_bump_after_seconds: float = Field(default=300.0, gt=0)
     payout_stall_after_seconds: float = Field(default=3600.0, gt=0)
     payout_fee_cap_wei: dict[str, int] = Field(default_factory=dict)
+    # /metrics needs `Authorization: Bearer <metrics token>` when one is set; with a
+    # metrics port, `serve` answers it on that address instead (no token there: keep it
+    # private) and the API's /metrics is a 404. Outside development `serve` needs one of
+    # the two. Its database figures are read at most once per refresh interval.
+    metrics_token: SecretStr | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_refresh_seconds: float = Field(default=15.0, ge=0)
+    # Rate limits in requests a minute (0: off), each a token bucket holding a minute's
+    # worth; every process keeps its own buckets, so N processes allow N times these.
+    # Clients behind the trusted proxies (addresses or networks) are told by
+    # X-Forwarded-For.
+    rate_limit_per_key: int = Field(default=600, ge=0)
+    rate_limit_per_client: int = Field(default=1200, ge=0)
+    rate_limit_unauthenticated: int = Field(default=60, ge=0)
+    rate_limit_filing: int = Field(default=60, ge=0)
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
     @field_validator("policy_overlays", mode="before")
     @classmethod
     def _split_overlays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from recovery import __version__
 from recovery.access import endpoints as access
 from recovery.api import health, metrics
 from recovery.api.context import AppContext
-from recovery.api.errors import DECLARED, error_responses, error_schema, install_error_handlers
+from recovery.api.errors import (
+    DECLARED,
+    error_responses,
+    error_schema,
+    install_error_handlers,
+    rate_limited_response,
+)
 from recovery.api.limits import BodySizeLimit
+from recovery.api.nul_guard import forbid_nul_in_contract, refuse_nul
+from recovery.api.rate_limits import UNLIMITED_PATHS, RateLimiter, RateLimits
 from recovery.appeals import endpoints as appeals
 from recovery.appeals.contract import appeal_schemas
 from recovery.catalogue import endpoints as catalogue
 from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.deposit_addresses.contract import deposit_address_schemas
 from recovery.errors import InvalidInput
+from recovery.metrics import registry_for
 from recovery.nodes import endpoints as nodes
 from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
@@ -29,6 +38,9 @@ exchange does not list, sent to one of its deposit addresses.
 
 Every `/v1` route needs `Authorization: Bearer <api key>` except the public ones.
 Amounts are integers in base units, sent as decimal strings.
+Every route but the health probes is rate limited per API key and per client (stricter
+without a key, and for filing): over a limit the answer is a 429 `RateLimited` with
+`Retry-After` in seconds.
 Errors always look like `{"error": "ClassName", "detail": "what is wrong and how to fix it",
 "reason_code": "class_name"}`: each operation lists the error classes it may answer with,
 and each class's schema names its stable snake_case `reason_code`.
@@ -37,10 +49,24 @@ and each class's schema names its stable snake_case `reason_code`.
 
 def create_app(context: AppContext) -> FastAPI:
     """The API over `context` (database, policy, settings, clock)."""
-    app = FastAPI(title="Deposit recovery service", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="Deposit recovery service",
+        version=__version__,
+        description=DESCRIPTION,
+        dependencies=[Depends(refuse_nul)],
+    )
     app.state.context = context
+    # One snapshot of the database figures per app: scrapes within the interval share it.
+    app.state.metrics = registry_for(
+        context.database,
+        context.clock,
+        refresh_seconds=context.settings.metrics_refresh_seconds,
+        monotonic=context.monotonic,
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
+    # Added last, so outermost: a request over its limit costs no body read.
+    app.add_middleware(RateLimits, limiter=RateLimiter(context.settings, context.monotonic))
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(appeals.router)
@@ -69,12 +95,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
-        for operations in spec.get("paths", {}).values():
+        for path, operations in spec.get("paths", {}).items():
             for operation in operations.values():
                 response = operation.get("responses", {}).get("422")
                 if response is not None and "HTTPValidationError" in str(response):
                     # FastAPI's own 422 for a route that declares none: request validation.
                     operation["responses"]["422"] = error_responses(InvalidInput)[422]
+                if path not in UNLIMITED_PATHS:
+                    operation.setdefault("responses", {})["429"] = rate_limited_response()
         policy = app.state.context.policy
         schemas.update(appeal_schemas(policy))
         schemas.update(deposit_address_schemas(policy))
@@ -83,5 +111,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 raise TypeError(f"error class {name} shares its name with a schema")
             schemas[name] = error_schema(error)
         spec["components"]["schemas"] = dict(sorted(schemas.items()))
+        forbid_nul_in_contract(spec)
         app.openapi_schema = spec
     return app.openapi_schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ class AppContext:
     database: Database
     policy: Policy
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Seconds that only go forward: rate limit buckets and the metrics snapshot's age.
+    monotonic: Callable[[], float] = field(default=time.monotonic)
     # Decimals of an unlisted token, asked of its chain (None: unknown, or no chain here).
     token_decimals: Callable[[str, str], int | None] = field(default=lambda _n, _t: None)
     # The process's chain adapters: operators' decisions are checked against the chain.

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -39,6 +40,12 @@ class UnsupportedMediaType(RecoveryError):
     """Raised when a request body comes in a media type the route does not read."""
 
     status_code = 415
+
+
+class RateLimited(RecoveryError):
+    """Raised when a key or client made more requests than its limit; wait `Retry-After` seconds."""
+
+    status_code = 429
 
 
 class InternalError(RecoveryError):
@@ -109,6 +116,19 @@ def error_responses(*errors: type[RecoveryError]) -> dict[int | str, dict[str, A
             "content": _content(group),
         }
         for status, group in sorted(by_status.items())
+    }
+
+
+def rate_limited_response() -> dict[str, Any]:
+    """The OpenAPI 429 of a rate-limited route (recovery/api/rate_limits.py), with `Retry-After`."""
+    return {
+        **error_responses(RateLimited)[429],
+        "headers": {
+            "Retry-After": {
+                "description": "Whole seconds to wait before the request can succeed.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
     }
 
 
@@ -198,6 +218,18 @@ def install_error_handlers(app: FastAPI) -> None:
         if error is None:
             return _render(exc.status_code, "HTTPError", detail, "http_error", headers)
         return render_error(error(detail), headers)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # Input the database cannot hold (a NUL character in text on PostgreSQL, say): the
+        # transaction was rolled back, so nothing is half-written; the client can fix it.
+        log.info("refused input on %s %s: %s", request.method, request.url.path, exc.orig)
+        what = (
+            "a text value contains a NUL character (\\u0000 or %00); remove it"
+            if "NUL" in str(exc.orig)
+            else "a value is out of the range the service stores; check numbers and lengths"
+        )
+        return render_error(InvalidInput(f"the request could not be stored: {what}"))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

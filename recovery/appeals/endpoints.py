@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from recovery.access.case_rules import ClaimantOnly
+from recovery.access.keys import Role
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.appeals import service
@@ -17,11 +19,11 @@ from recovery.appeals.errors import (
     IdempotencyKeyReused,
     NotOurDepositAddress,
 )
+from recovery.appeals.refund_addresses import RefundAddressRefused
 from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
 from recovery.domain.case import CaseType
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.domain.states import CaseStatus
-from recovery.errors import Forbidden
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
@@ -43,13 +45,14 @@ IdempotencyKey = Annotated[
     response_model=AppealPublic,
     responses=error_responses(
         *AUTHENTICATED,
-        Forbidden,
+        ClaimantOnly,
         DuplicateClaim,
         PayloadTooLarge,
         IdempotencyKeyReused,
         AddressNotClaimants,
         NotOurDepositAddress,
         AppealRefused,
+        RefundAddressRefused,
     ),
     summary="File an appeal",
 )
@@ -70,6 +73,7 @@ def file_appeal(
             idempotency_key=idempotency_key,
             now=context.clock(),
             token_decimals=context.token_decimals,
+            service_addresses=[context.gas_wallet] if context.gas_wallet else [],
         )
     if filing.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -127,13 +131,16 @@ def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal
     """Every state change of one of your cases, oldest first."""
     with context.database.unit_of_work() as session:
         events = service.events(session, principal, case_id)
-    return EventList(items=[EventPublic.of(e) for e in events])
+    staff = principal.role != Role.USER
+    return EventList(items=[EventPublic.of(e, staff=staff) for e in events])
 
 
 @router.post(
     "/{case_id}/cancel",
     response_model=AppealPublic,
-    responses=error_responses(*AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase),
+    responses=error_responses(
+        *AUTHENTICATED, CaseNotFound, ClaimantOnly, InvalidTransition, StaleCase
+    ),
     summary="Withdraw an appeal",
 )
 def cancel_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:

@@ -37,6 +37,7 @@ MUTABLE_FIELDS = (
     "approvals",
     "question",
     "answer",
+    "value_micros",
 )
 
 
@@ -50,6 +51,7 @@ def event_values(event: CaseEvent) -> dict[str, object]:
         "actor": event.actor,
         "reason_code": event.reason_code,
         "detail": event.detail,
+        "message": event.message,
         "created_at": event.created_at,
     }
 
@@ -117,6 +119,7 @@ def _to_event(row: CaseEventRow) -> CaseEvent:
         reason_code=row.reason_code,
         detail=row.detail,
         created_at=row.created_at,
+        message=row.message,
     )
 
 
@@ -144,6 +147,7 @@ class CaseRepository:
             last_seq=case.last_seq,
             facts=case.facts,
             verdict=case.verdict,
+            value_micros=case.value_micros,
             policy_version=case.policy_version,
             log_index=case.log_index,
             named_log_indexes=(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from recovery.catalogue.schemas import VerdictPublic
 from recovery.domain.case import Case, CaseEvent
+from recovery.domain.messages import user_actor, user_message
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -66,28 +67,42 @@ class AppealCreate(BaseModel):
     )
 
 
+class EventStaffView(BaseModel):
+    """What only reviewers and admins read about an event: who acted and their full note."""
+
+    actor: str = Field(description="`role:subject` of whoever acted.")
+    detail: str = Field(description="The full detail, internal notes included.")
+
+
 class EventPublic(BaseModel):
     """One state change of a case."""
 
     seq: int
     from_status: str | None
     to_status: str
-    actor: str
+    actor: str = Field(
+        description="Who acted: `system:...`, `user:<you>`, or for the appeals team only "
+        "the role (`reviewer`, `admin`); staff read the name under `staff`."
+    )
     reason_code: str | None
-    detail: str
+    detail: str = Field(description="What happened, in words written for the claimant.")
     created_at: datetime
+    staff: EventStaffView | None = Field(
+        default=None, description="Reviewers and admins only: the actor and internal detail."
+    )
 
     @classmethod
-    def of(cls, event: CaseEvent) -> EventPublic:
-        """The public view of an event."""
+    def of(cls, event: CaseEvent, *, staff: bool) -> EventPublic:
+        """The event as the claimant reads it, plus the staff view when `staff`."""
         return cls(
             seq=event.seq,
             from_status=event.from_status.value if event.from_status else None,
             to_status=event.to_status.value,
-            actor=event.actor,
+            actor=user_actor(event.actor),
             reason_code=event.reason_code,
-            detail=event.detail,
+            detail=user_message(event),
             created_at=event.created_at,
+            staff=EventStaffView(actor=event.actor, detail=event.detail) if staff else None,
         )
 
 

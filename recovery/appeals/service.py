@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from policies import Policy
+from recovery.access.case_rules import CaseAction, ClaimantOnly, authorize
 from recovery.access.keys import Principal, Role
 from recovery.appeals import formats
 from recovery.appeals.errors import (
@@ -24,6 +25,7 @@ from recovery.appeals.errors import (
     IdempotencyKeyReused,
     NotOurDepositAddress,
 )
+from recovery.appeals.refund_addresses import check_refund_address
 from recovery.appeals.repository import CaseRepository, IdempotencyRepository
 from recovery.appeals.schemas import AppealCreate
 from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
@@ -142,9 +144,18 @@ def file_appeal(
     idempotency_key: str | None,
     now: datetime,
     token_decimals: Callable[[str, str], int | None] | None = None,
+    service_addresses: Collection[str] = (),
 ) -> Filing:
-    """File a case for the caller; the same Idempotency-Key and body give the same case."""
-    principal.require(Role.USER, Role.ADMIN)
+    """File a case for the caller; the same Idempotency-Key and body give the same case.
+
+    `service_addresses` are the service's own wallets this process knows (the gas wallet):
+    a refund to them, to a deposit address or to the token's contract is refused.
+    """
+    if principal.role != Role.USER:
+        raise ClaimantOnly(
+            f"an appeal is filed by the deposit address's owner with their user key; your key "
+            f"has the {principal.role} role"
+        )
     appeal = normalise(policy, appeal)
     cases = CaseRepository(session)
     keys = IdempotencyRepository(session)
@@ -154,6 +165,12 @@ def file_appeal(
         if replay is not None:
             return Filing(replay, replayed=True)
     _check_deposit_address(session, principal.subject, appeal)
+    check_refund_address(
+        session,
+        appeal.refund_address,
+        tokens=() if appeal.token == NATIVE else (appeal.token,),
+        service_addresses=service_addresses,
+    )
     verdict = judge(policy, appeal, now=now, token_decimals=token_decimals)
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
     if refusals:
@@ -261,11 +278,20 @@ def _replay(
     return cases.get(remembered.case_id)
 
 
-def get_case(session: Session, principal: Principal, case_id: str) -> Case:
-    """The case if the caller may see it; someone else's case is not found."""
+def get_case(
+    session: Session,
+    principal: Principal,
+    case_id: str,
+    action: CaseAction = CaseAction.READ,
+) -> Case:
+    """The case if the caller may do `action` to it (see `access.case_rules`).
+
+    Someone else's case is not found for a user; a role the action is not for gets a 403.
+    """
     case = CaseRepository(session).get(case_id)
-    if case is None or (principal.role == Role.USER and case.claimant != principal.subject):
+    if case is None:
         raise CaseNotFound(f"no case {case_id} among yours")
+    authorize(principal, action, case)
     return case
 
 
@@ -324,7 +350,7 @@ def list_cases(
 
 def cancel(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Withdraw a case before approval; afterwards the table refuses it with a 409."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.CANCEL)
     case.transition(
         CaseStatus.CANCELLED,
         actor=principal.actor,

@@ -77,6 +77,7 @@ def facts_of_case(case: Case, *, now: datetime, at_approval: bool = False) -> Fa
         deposit_address_delegate=facts.get("deposit_address_delegate"),
         sender=facts.get("sender"),
         refund_address=case.refund_address,
+        refund_address_is_contract=facts.get("refund_address_is_contract"),
         ownership_proven=case.proven_by is not None,
         now=now,
         at_approval=at_approval,

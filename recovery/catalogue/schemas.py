@@ -71,7 +71,8 @@ class VerdictPublic(BaseModel):
     review_flags: list[str] = Field(
         default=[],
         description="Conditions a reviewer must name in `acknowledge` when approving, e.g. "
-        "deposit_address_has_code: the deposit address holds code.",
+        "deposit_address_has_code (the deposit address holds code) or "
+        "refund_address_is_contract (the refund address holds code on the payout's network).",
     )
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from recovery.db.types import Amount, UTCDateTime
@@ -56,6 +66,9 @@ class CaseRow(Base):
         Index("ix_cases_transfer", "network", "tx_hash"),
         Index("ix_cases_claimant_number", "claimant", "number"),
         Index("ix_cases_status_next_check", "status", "next_check_at"),
+        # The review queue, oldest first, whole or by network: a keyset walk on these.
+        Index("ix_cases_queue", "status", "updated_at", "number"),
+        Index("ix_cases_queue_network", "status", "network", "updated_at", "number"),
     )
 
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -82,6 +95,8 @@ class CaseRow(Base):
     log_indexes: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The verdict's value in millionths of the quote currency, for the queue's value bands.
+    value_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     policy_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -152,6 +167,8 @@ class CaseEventRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(Text)
+    # What the claimant reads when staff acted (a rejection note, a question); else null.
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
@@ -33,8 +34,12 @@ class CaseEvent:
     to_status: CaseStatus
     actor: str
     reason_code: str | None
+    # What happened, in full: staff read it (it may name reviewers or hold internal notes).
     detail: str
     created_at: datetime
+    # What the claimant reads, when the actor wrote it for them (a rejection note, a
+    # question); None: see `domain.messages.user_message`.
+    message: str | None = None
 
 
 @dataclass
@@ -88,6 +93,20 @@ class Case:
         return self.named_log_indexes or ()
 
     @property
+    def value_micros(self) -> int | None:
+        """The verdict's value in millionths of the quote currency (None: not valued).
+
+        Stored beside the case so the review queue filters value bands in the database;
+        rounded down, to the millionth, which is finer than any band a reviewer asks for.
+        """
+        raw = (self.verdict or {}).get("value")
+        if raw is None:
+            return None
+        with localcontext() as context:
+            context.prec = 80
+            return int((Decimal(str(raw)) * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
+
+    @property
     def reference(self) -> str:
         """The human reference, e.g. `RC-000123`."""
         return f"RC-{self.number:06d}" if self.number is not None else "RC-pending"
@@ -100,15 +119,20 @@ class Case:
         at: datetime,
         reason_code: str | None = None,
         detail: str = "",
+        message: str | None = None,
     ) -> CaseEvent:
-        """Move the case to `target` and record the event; refuse moves not in the table."""
+        """Move the case to `target` and record the event; refuse moves not in the table.
+
+        `message` is what the claimant reads when a reviewer or an operator acts; without
+        one they read the state's plain words, never the staff's `detail`.
+        """
         if target not in TRANSITIONS[self.status]:
             allowed = ", ".join(sorted(TRANSITIONS[self.status])) or "none (final state)"
             raise InvalidTransition(
                 f"case {self.reference} is {self.status}; it cannot move to {target} "
                 f"(allowed from {self.status}: {allowed})"
             )
-        event = self._event(self.status, target, actor, at, reason_code, detail)
+        event = self._event(self.status, target, actor, at, reason_code, detail, message)
         self.status = target
         self.updated_at = at
         return event
@@ -125,6 +149,7 @@ class Case:
         at: datetime,
         reason_code: str | None,
         detail: str,
+        message: str | None = None,
     ) -> CaseEvent:
         self.last_seq += 1
         event = CaseEvent(
@@ -136,6 +161,7 @@ class Case:
             reason_code=reason_code,
             detail=detail,
             created_at=at,
+            message=message,
         )
         self.pending_events.append(event)
         return event

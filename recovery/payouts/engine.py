@@ -40,6 +40,7 @@ from chains.evm.payout import (
     FeeParams,
     broadcast_payout,
 )
+from recovery.appeals.refund_addresses import refusal
 from recovery.appeals.repository import CaseRepository
 from recovery.db.tables import (
     PayoutRow,
@@ -153,6 +154,10 @@ class PayoutEngine(Finality):
             # Nothing is signed yet: safe to stop here and verify the deposit again.
             self._move(case_id, CaseStatus.ON_HOLD, moved, report, reason_code="reorged")
             return None
+        refused = self._refund_refused(payout)
+        if refused is not None:
+            self._back_to_review(case_id, *refused, report)
+            return None
         claim = Claim(
             case_id=case.id,
             number=case.number or 0,
@@ -178,6 +183,18 @@ class PayoutEngine(Finality):
         transfer = self._sign_first(case_id, payout, adapter, gas, fees)
         self.crash_hook("after_store")
         return self._broadcast(case_id, transfer, [transfer], adapter, report)
+
+    def _refund_refused(self, payout: PayoutRow) -> tuple[str, str] | None:
+        """(reason code, detail) when the refund address is one never paid (checked again
+        here: deposit addresses and wallets may have been added since the filing)."""
+        tokens = [t for t in (payout.token, payout.log_token) if t and t != NATIVE]
+        with self.database.unit_of_work() as session:
+            return refusal(
+                session,
+                payout.destination,
+                tokens=tokens,
+                service_addresses=[self.signer.gas_wallet_address, payout.source],
+            )
 
     def _rebroadcast(
         self,

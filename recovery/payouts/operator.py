@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
 from chains.evm.payout import Receipt
-from recovery.access.keys import Principal, Role
+from recovery.access.case_rules import CaseAction, authorize
+from recovery.access.keys import Principal
 from recovery.appeals.errors import CaseNotFound
 from recovery.appeals.repository import CaseRepository
 from recovery.db.tables import PayoutRow, PayoutTransactionRow
@@ -112,11 +113,11 @@ def resolve(
     adapters: Mapping[str, EvmAdapter],
 ) -> Case:
     """Settle a quarantined or failed payout on the chain's evidence (see the module)."""
-    principal.require(Role.ADMIN)
     repository = CaseRepository(session)
     case = repository.get(case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
+    authorize(principal, CaseAction.RESOLVE_PAYOUT, case)
     if case.status not in SETTLEABLE:
         raise InvalidTransition(
             f"case {case.reference} is {case.status}; operators settle only quarantined or "

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from recovery.access.case_rules import AdminOnly, ClaimantOnly, DeskOnly, OwnCase
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
-from recovery.appeals.errors import CaseNotFound
+from recovery.appeals.errors import CaseNotFound, DuplicateClaim
 from recovery.appeals.schemas import AppealPage, AppealPublic
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.errors import Conflict, Forbidden
@@ -21,7 +22,6 @@ from recovery.review.errors import (
     BadSignature,
     ClaimedByAnother,
     NotQuotable,
-    OwnCase,
     OwnershipNotProven,
     PayoutAlreadySigned,
     QuoteExpired,
@@ -53,6 +53,7 @@ admin_router = APIRouter(prefix="/v1/admin", tags=["operators"])
     responses=error_responses(
         *AUTHENTICATED,
         CaseNotFound,
+        ClaimantOnly,
         InvalidTransition,
         StaleCase,
         QuoteNotFound,
@@ -75,7 +76,13 @@ def accept_quote(
     "/{case_id}/requote",
     response_model=AppealPublic,
     responses=error_responses(
-        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, NotQuotable
+        *AUTHENTICATED,
+        CaseNotFound,
+        ClaimantOnly,
+        InvalidTransition,
+        StaleCase,
+        NotQuotable,
+        DuplicateClaim,
     ),
     summary="Ask for a new quote",
 )
@@ -89,7 +96,7 @@ def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) 
 @user_router.get(
     "/{case_id}/challenge",
     response_model=Challenge,
-    responses=error_responses(*AUTHENTICATED, CaseNotFound, Conflict),
+    responses=error_responses(*AUTHENTICATED, CaseNotFound, ClaimantOnly, Conflict),
     summary="The message to sign for proof of ownership",
 )
 def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Challenge:
@@ -105,6 +112,7 @@ def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal
     responses=error_responses(
         *AUTHENTICATED,
         CaseNotFound,
+        ClaimantOnly,
         InvalidTransition,
         StaleCase,
         Conflict,
@@ -126,7 +134,7 @@ def give_proof(
     "/{case_id}/info",
     response_model=AppealPublic,
     responses=error_responses(
-        *AUTHENTICATED, CaseNotFound, InvalidTransition, StaleCase, PayloadTooLarge
+        *AUTHENTICATED, CaseNotFound, ClaimantOnly, InvalidTransition, StaleCase, PayloadTooLarge
     ),
     summary="Answer the appeals team",
 )
@@ -160,6 +168,14 @@ def review_queue(
     ] = None,
     older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="`next_cursor` of the previous page.",
+            json_schema_extra={"pattern": service.QUEUE_CURSOR_PATTERN},
+        ),
+    ] = None,
 ) -> AppealPage:
     """Cases in review, oldest first, with filters by network, type, value and age."""
     filters = service.QueueFilter(
@@ -170,8 +186,10 @@ def review_queue(
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
     )
     with context.database.unit_of_work() as session:
-        cases = service.queue(session, principal, filters, now=context.clock(), limit=limit)
-    return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=None)
+        cases, next_cursor = service.queue(
+            session, principal, filters, now=context.clock(), limit=limit, cursor=cursor
+        )
+    return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=next_cursor)
 
 
 def _decision(summary: str) -> dict[str, object]:
@@ -179,7 +197,7 @@ def _decision(summary: str) -> dict[str, object]:
         "response_model": AppealPublic,
         "responses": error_responses(
             *AUTHENTICATED,
-            Forbidden,
+            DeskOnly,
             OwnCase,
             CaseNotFound,
             InvalidTransition,
@@ -268,7 +286,8 @@ def ask_user(
     response_model=AppealPublic,
     responses=error_responses(
         *AUTHENTICATED,
-        Forbidden,
+        AdminOnly,
+        OwnCase,
         CaseNotFound,
         InvalidTransition,
         StaleCase,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recovery.errors import Conflict, Forbidden, InvalidInput, NotFound
+from recovery.errors import Conflict, InvalidInput, NotFound
 
 
 class QuoteNotFound(NotFound):
@@ -40,10 +40,6 @@ class ClaimedByAnother(Conflict):
 
 class AlreadyApproved(Conflict):
     """Raised when a reviewer approves a case they already approved."""
-
-
-class OwnCase(Forbidden):
-    """Raised when a reviewer tries to review a case they filed."""
 
 
 class UnknownReasonCode(InvalidInput):

@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy.orm import Session
 
+from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal
 from recovery.appeals.repository import CaseRepository
 from recovery.appeals.service import get_case
@@ -51,7 +52,7 @@ def _sender(case: Case) -> str:
 
 def challenge(session: Session, principal: Principal, case_id: str) -> tuple[Case, str, str]:
     """The challenge for a verified case (same nonce until it is proven): case, message, signer."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.CHALLENGE)
     sender = _sender(case)
     if case.proof_nonce is None:
         case.proof_nonce = secrets.token_hex(16)
@@ -74,7 +75,7 @@ def prove(
     session: Session, principal: Principal, case_id: str, signature: str, *, now: datetime
 ) -> Case:
     """Accept the signature if the transfer's sender made it over this case's challenge."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.PROVE)
     if case.status not in PROVABLE:
         raise Conflict(
             f"case {case.reference} is {case.status}; proof is taken only before approval"

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from policies import Policy
+from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal
 from recovery.appeals.repository import CaseRepository
 from recovery.appeals.service import get_case
@@ -64,7 +65,7 @@ def accept(
     session: Session, principal: Principal, case_id: str, quote_id: str, *, now: datetime
 ) -> Case:
     """Accept the open quote; the case goes to the appeals team."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.ACCEPT)
     row = session.get(QuoteRow, quote_id)
     if row is None or row.case_id != case.id:
         raise QuoteNotFound(f"case {case.reference} has no quote {quote_id}")
@@ -94,7 +95,7 @@ def requote(
     session: Session, policy: Policy, principal: Principal, case_id: str, *, now: datetime
 ) -> Case:
     """A fresh quote for a quoted case, or for one whose quote expired."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.REQUOTE)
     renewable = case.status == CaseStatus.QUOTED or (
         case.status == CaseStatus.EXPIRED and case.quote_id is not None
     )

@@ -6,15 +6,15 @@ import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal, localcontext
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from policies import Policy
+from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal, Role
-from recovery.appeals.errors import CaseNotFound
 from recovery.appeals.repository import CaseRepository, case_from_row
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
@@ -28,7 +28,6 @@ from recovery.review.errors import (
     AlreadyApproved,
     ClaimedByAnother,
     NotQuotable,
-    OwnCase,
     OwnershipNotProven,
     PayoutAlreadySigned,
     ReviewFlagNotAcknowledged,
@@ -68,10 +67,51 @@ def quote_value(text: str | None, field: str) -> Decimal | None:
     return Decimal(text)
 
 
+# A queue cursor: "q", the last case's updated_at in microseconds since 1970, "_", its
+# number; bounded, so that no client number reaches a query unchecked.
+QUEUE_CURSOR_PATTERN = r"^q[0-9]{1,17}_[0-9]{1,9}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _queue_cursor(case: Case) -> str:
+    micros = (case.updated_at - _EPOCH) // timedelta(microseconds=1)
+    return f"q{micros}_{case.number}"
+
+
+def _after(cursor: str) -> tuple[datetime, int]:
+    if not re.fullmatch(QUEUE_CURSOR_PATTERN, cursor):
+        raise InvalidInput(
+            f"cursor: {cursor!r} is not a queue cursor from this API; pass next_cursor from "
+            "the previous page"
+        )
+    micros, number = cursor[1:].split("_")
+    try:
+        at = _EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        raise InvalidInput(f"cursor: {cursor!r} points past any date; start again") from None
+    return at, int(number)
+
+
+def _micros(value: Decimal) -> int:
+    with localcontext() as context:
+        context.prec = 80
+        return int((value * 1_000_000).to_integral_value(rounding=ROUND_CEILING))
+
+
 def queue(
-    session: Session, principal: Principal, filters: QueueFilter, *, now: datetime, limit: int
-) -> list[Case]:
-    """Cases waiting for review, oldest first."""
+    session: Session,
+    principal: Principal,
+    filters: QueueFilter,
+    *,
+    now: datetime,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[Case], str | None]:
+    """One page of the cases waiting for review, oldest first, and the next page's cursor.
+
+    Every filter is a condition in the query and the page is a keyset walk on
+    (updated_at, number), so a page costs the same at ten thousand cases or a million.
+    """
     principal.require(Role.REVIEWER, Role.ADMIN)
     query = select(CaseRow).where(CaseRow.status == CaseStatus.IN_REVIEW.value)
     if filters.network:
@@ -80,28 +120,22 @@ def queue(
         query = query.where(CaseRow.case_type == filters.case_type)
     if filters.older_than:
         query = query.where(CaseRow.updated_at <= now - filters.older_than)
-    rows = session.scalars(query.order_by(CaseRow.updated_at, CaseRow.number))
-    cases = [case_from_row(row) for row in rows]
-
-    def value(case: Case) -> Decimal | None:
-        raw = (case.verdict or {}).get("value")
-        return Decimal(raw) if raw is not None else None
-
+    valued = func.coalesce(CaseRow.value_micros, 0)
     if filters.min_value is not None:
-        cases = [c for c in cases if (value(c) or Decimal(0)) >= filters.min_value]
+        query = query.where(valued >= _micros(filters.min_value))
     if filters.max_value is not None:
-        cases = [c for c in cases if (value(c) or Decimal(0)) <= filters.max_value]
-    return cases[:limit]
-
-
-def _reviewable(session: Session, principal: Principal, case_id: str) -> Case:
-    principal.require(Role.REVIEWER, Role.ADMIN)
-    case = CaseRepository(session).get(case_id)
-    if case is None:
-        raise CaseNotFound(f"no case {case_id}")
-    if case.claimant == principal.subject:
-        raise OwnCase(f"case {case.reference} was filed by you; another reviewer must decide")
-    return case
+        # The stored value is rounded down, the bound up: a case exactly at it stays in.
+        query = query.where(valued <= _micros(filters.max_value))
+    if cursor is not None:
+        at, number = _after(cursor)
+        query = query.where(
+            or_(CaseRow.updated_at > at, and_(CaseRow.updated_at == at, CaseRow.number > number))
+        )
+    rows = list(
+        session.scalars(query.order_by(CaseRow.updated_at, CaseRow.number).limit(limit + 1))
+    )
+    cases = [case_from_row(row) for row in rows[:limit]]
+    return cases, (_queue_cursor(cases[-1]) if len(rows) > limit else None)
 
 
 def _require_in_review(case: Case) -> None:
@@ -130,7 +164,7 @@ def _hold(case: Case, principal: Principal, now: datetime) -> None:
 
 def claim(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Take a case off the queue so that no other reviewer works it at the same time."""
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.CLAIM)
     _require_in_review(case)
     _hold(case, principal, now)
     CaseRepository(session).save(case)
@@ -185,7 +219,7 @@ def approve(
     Each of the verdict's review flags must be in `acknowledged`: nobody approves a
     deposit address holding code without saying they saw it.
     """
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.APPROVE)
     _require_in_review(case)
     _hold(case, principal, now)
     if principal.subject in case.approvals:
@@ -285,10 +319,15 @@ def reject(
             f"reason_code: {reason_code!r} is not a rejection code; use one of "
             f"{', '.join(sorted(REJECTABLE))}"
         )
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.REJECT)
     _hold(case, principal, now)
     case.transition(
-        CaseStatus.REJECTED, actor=principal.actor, at=now, reason_code=reason_code, detail=note
+        CaseStatus.REJECTED,
+        actor=principal.actor,
+        at=now,
+        reason_code=reason_code,
+        detail=note,
+        message=note,
     )
     case.reviewer = None
     CaseRepository(session).save(case)
@@ -299,9 +338,11 @@ def request_info(
     session: Session, principal: Principal, case_id: str, *, question: str, now: datetime
 ) -> Case:
     """Ask the user a question; the case waits for the answer until a deadline."""
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.ASK)
     _hold(case, principal, now)
-    case.transition(CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question)
+    case.transition(
+        CaseStatus.NEEDS_INFO, actor=principal.actor, at=now, detail=question, message=question
+    )
     case.question = question
     case.answer = None
     case.reviewer = None
@@ -314,7 +355,7 @@ def answer_info(
     session: Session, principal: Principal, case_id: str, *, answer: str, now: datetime
 ) -> Case:
     """The user's answer; the case is verified again from the chain."""
-    case = get_case(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.ANSWER)
     case.transition(CaseStatus.VERIFYING, actor=principal.actor, at=now, detail=answer)
     case.answer = answer
     case.deadline_at = None
@@ -326,7 +367,7 @@ def answer_info(
 
 def recheck(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
     """Verify an in-review case again from the chain (its quote and approvals are dropped)."""
-    case = _reviewable(session, principal, case_id)
+    case = get_case(session, principal, case_id, CaseAction.RECHECK)
     _require_in_review(case)
     _hold(case, principal, now)
     case.transition(

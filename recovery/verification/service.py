@@ -97,6 +97,7 @@ class _ChainFacts:
     tx: TransactionFacts | None
     deposit_code: AccountCode | None
     native: NativeEvidence | None = None
+    refund_code: AccountCode | None = None
 
     @property
     def is_contract(self) -> bool | None:
@@ -115,6 +116,13 @@ class _Worked:
     next_check: datetime | None = None
     waiting: int = 0
     moved: list[str] = field(default_factory=list)
+
+
+def _unavailable(network: str, exc: Exception) -> str:
+    """The note a case shows while its network's nodes fail: the error goes to the log only
+    (it may name an endpoint, and an endpoint's URL may hold an API key)."""
+    log.warning("%s RPC unavailable: %s", network, exc)
+    return f"the {network} nodes did not answer; the check is retried shortly"
 
 
 class Checker:
@@ -172,7 +180,7 @@ class Checker:
                     cases[0].reference,
                     exc,
                 )
-                self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
+                self._leave(cases, _unavailable(network, exc), now, report)
                 continue
             # Work every case out in memory from the snapshot it was claimed as, then
             # write them together; anything unusual takes the per-case path below.
@@ -196,7 +204,7 @@ class Checker:
                     log.warning(
                         "verifying case %s: %s RPC unavailable: %s", case.reference, network, exc
                     )
-                    self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
+                    self._leave([case], _unavailable(network, exc), now, report)
                 except Exception:
                     report.errors += 1
                     log.exception("verifying case %s failed", case.reference)
@@ -219,7 +227,11 @@ class Checker:
             for case in cases
             if case.token == NATIVE and (tx := found.get(case.tx_hash)) and tx.recipient
         }
-        codes = adapter.account_codes(sorted({c.deposit_address for c in cases} | recipients))
+        codes = adapter.account_codes(
+            sorted(
+                {c.deposit_address for c in cases} | {c.refund_address for c in cases} | recipients
+            )
+        )
         traces = self.policy.networks[adapter.network].traces
         evidence: dict[str, NativeEvidence] = {}
         wanted: set[str] = set()
@@ -242,7 +254,10 @@ class Checker:
                     continue
                 native = replace(native, moves=traced)
             chains[case.id] = _ChainFacts(
-                found.get(case.tx_hash), codes.get(case.deposit_address), native
+                found.get(case.tx_hash),
+                codes.get(case.deposit_address),
+                native,
+                codes.get(case.refund_address),
             )
         return chains
 
@@ -313,7 +328,7 @@ class Checker:
         except ChainError as exc:
             report.rpc_errors[network] += 1
             log.warning("verifying case %s: %s RPC unavailable: %s", case.reference, network, exc)
-            self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
+            self._leave([case], _unavailable(network, exc), now, report)
         except StaleCase:
             self._conflict(case, report)
         except Exception:
@@ -412,17 +427,18 @@ class Checker:
                     detail=outcome.detail,
                 )
             else:
-                next_check = self._judge(case, outcome, chain.deposit_code, metadata, now)
+                next_check = self._judge(case, outcome, chain, metadata, now)
         return next_check, waiting
 
     def _judge(
         self,
         case: Case,
         found: Matched,
-        code: AccountCode | None,
+        chain: _ChainFacts,
         metadata: TokenMetadata | None,
         now: datetime,
     ) -> datetime | None:
+        code, refund_code = chain.deposit_code, chain.refund_code
         network = self.policy.networks[case.network]
         listed = network.listed(None if found.token == NATIVE else found.token)
         decimals = listed.decimals if listed else sane_decimals(metadata)
@@ -443,6 +459,7 @@ class Checker:
             "deposit_address_is_contract": None if code is None else code.has_code,
             "deposit_address_code": None if code is None else code.kind,
             "deposit_address_delegate": None if code is None else code.delegate,
+            "refund_address_is_contract": None if refund_code is None else refund_code.has_code,
             "confirmations": None,
             "checked_at": now.isoformat(),
         }
@@ -514,7 +531,7 @@ class Checker:
                     cases[0].reference,
                     exc,
                 )
-                self._leave(cases, f"{network} RPC unavailable: {exc}", now, report)
+                self._leave(cases, _unavailable(network, exc), now, report)
                 continue
             head, hashes = view.head, view.block_hashes
             steady, moving = self._steady(cases, head, hashes, now)
@@ -534,7 +551,7 @@ class Checker:
                     # leaves the case where it is, as any other RPC failure does.
                     report.rpc_errors[network] += 1
                     log.warning("confirming case %s: %s RPC: %s", case.reference, network, exc)
-                    self._leave([case], f"{network} RPC unavailable: {exc}", now, report)
+                    self._leave([case], _unavailable(network, exc), now, report)
                 except Exception:
                     report.errors += 1
                     log.exception("confirming case %s failed", case.reference)

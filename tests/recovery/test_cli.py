@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from chains.devnet.node import free_port
 from policies.loader import DATA_DIR
 
 RECOVERY = Path(sys.executable).with_name("recovery")
 
 
-def run(
-    tmp_path: Path, *args: str, settings: dict[str, str] | None = None
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_with(tmp_path, {}, *args)
+
+
+def run_with(
+    tmp_path: Path, settings: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
+    """The command with no RECOVERY_* variables of the caller's, only `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOVERY_")}
-    env.update(settings or {})
+    env.update(settings)
     return subprocess.run(
         [str(RECOVERY), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
@@ -114,11 +123,8 @@ def _short_refusal(done: subprocess.CompletedProcess[str], *hidden: str) -> str:
 def test_a_development_mnemonic_in_production_is_one_short_line_without_its_words(
     tmp_path: Path, command: str
 ) -> None:
-    done = run(
-        tmp_path,
-        command,
-        settings={"RECOVERY_ENVIRONMENT": "production", "RECOVERY_MNEMONIC": SPELLED_ANVIL},
-    )
+    env = {"RECOVERY_ENVIRONMENT": "production", "RECOVERY_MNEMONIC": SPELLED_ANVIL}
+    done = run_with(tmp_path, env, command)
 
     error = _short_refusal(done, "junk", "test test")
     assert error.strip() == (
@@ -129,36 +135,32 @@ def test_a_development_mnemonic_in_production_is_one_short_line_without_its_word
 
 
 def test_a_rule_over_several_settings_names_them_and_never_the_mnemonic(tmp_path: Path) -> None:
-    done = run(
-        tmp_path,
-        "worker",
-        settings={
-            "RECOVERY_MNEMONIC": OWN_MNEMONIC,
-            "RECOVERY_RPC_REST_SECONDS": "10",
-            "RECOVERY_RPC_MAX_REST_SECONDS": "5",
-        },
-    )
+    env = {
+        "RECOVERY_MNEMONIC": OWN_MNEMONIC,
+        "RECOVERY_RPC_REST_SECONDS": "10",
+        "RECOVERY_RPC_MAX_REST_SECONDS": "5",
+    }
+    done = run_with(tmp_path, env, "worker")
 
     error = _short_refusal(done, *OWN_MNEMONIC.split())
     assert "RECOVERY_RPC_MAX_REST_SECONDS must be at least RECOVERY_RPC_REST_SECONDS" in error
 
 
 def test_the_devnet_overlay_by_path_is_refused_in_production(tmp_path: Path) -> None:
-    done = run(
-        tmp_path,
-        "serve",
-        settings={
-            "RECOVERY_ENVIRONMENT": "production",
-            "RECOVERY_POLICY_OVERLAYS": str(DATA_DIR / "devnet.yaml"),
-        },
-    )
+    env = {
+        "RECOVERY_ENVIRONMENT": "production",
+        "RECOVERY_POLICY_OVERLAYS": str(DATA_DIR / "devnet.yaml"),
+    }
+    done = run_with(tmp_path, env, "serve")
 
     error = _short_refusal(done)
     assert "RECOVERY_POLICY_OVERLAYS: overlay 1 marks bsc, ethereum as devnet" in error
 
 
 def test_serve_devnet_is_refused_in_production(tmp_path: Path) -> None:
-    done = run(tmp_path, "serve", "--devnet", settings={"RECOVERY_ENVIRONMENT": "production"})
+    # With a metrics token, so that open metrics are not what is refused.
+    env = {"RECOVERY_ENVIRONMENT": "production", "RECOVERY_METRICS_TOKEN": "m" * 32}
+    done = run_with(tmp_path, env, "serve", "--devnet")
 
     error = _short_refusal(done)
     assert "--devnet is for RECOVERY_ENVIRONMENT=development only" in error
@@ -166,14 +168,55 @@ def test_serve_devnet_is_refused_in_production(tmp_path: Path) -> None:
 
 def test_a_signer_that_cannot_start_is_one_short_line_without_the_words(tmp_path: Path) -> None:
     broken = OWN_MNEMONIC.replace("flower", "flowers")
-    done = run(
-        tmp_path,
-        "worker",
-        settings={"RECOVERY_MNEMONIC": broken, "RECOVERY_RPC__ETHEREUM": "http://127.0.0.1:1"},
-    )
+    env = {"RECOVERY_MNEMONIC": broken, "RECOVERY_RPC__ETHEREUM": "http://127.0.0.1:1"}
+    done = run_with(tmp_path, env, "worker")
 
     error = _short_refusal(done, *broken.split())
     # The last line; the lines above it are the migration's log.
     assert error.strip().splitlines()[-1] == (
         "error: the configured mnemonic (12 words) is not a valid BIP-39 phrase"
     )
+
+
+def test_serve_outside_development_refuses_open_metrics(tmp_path: Path) -> None:
+    env = {"RECOVERY_ENVIRONMENT": "production"}
+    done = run_with(tmp_path, env, "serve", "--no-scheduler")
+    assert done.returncode == 2
+    assert "RECOVERY_METRICS_TOKEN" in done.stderr
+    assert "RECOVERY_METRICS_PORT" in done.stderr
+    assert not (tmp_path / "recovery.db").exists(), "refused before touching anything"
+
+
+def test_serve_answers_scrapes_on_its_metrics_port_and_the_api_says_so(tmp_path: Path) -> None:
+    api, metrics = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RECOVERY_")},
+        "RECOVERY_ENVIRONMENT": "production",
+        "RECOVERY_METRICS_PORT": str(metrics),
+    }
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(RECOVERY), "serve", "--no-scheduler", "--port", str(api)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                moved = httpx.get(f"http://127.0.0.1:{api}/metrics", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.1)
+        assert moved.status_code == 404
+        assert f"http://127.0.0.1:{metrics}/metrics" in moved.json()["detail"]
+        scraped = httpx.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert 'recovery_cases{state="submitted"} 0.0' in scraped.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -57,8 +57,16 @@ def run_schemathesis(context: AppContext, key: str) -> tuple[int, list[str]]:
 
     Returns how many requests were generated and a line per failed check or error.
     """
-    # The shipped body limit (not the tests' smaller one): long free text must fit.
-    settings = Settings(database_url=str(context.database.engine.url))
+    # The shipped body limit (not the tests' smaller one): long free text must fit. Rate
+    # limits off: some 4,000 requests a minute on one key is the point of fuzzing, and the
+    # limits have tests of their own (test_rate_limits.py).
+    settings = Settings(
+        database_url=str(context.database.engine.url),
+        rate_limit_per_key=0,
+        rate_limit_per_client=0,
+        rate_limit_unauthenticated=0,
+        rate_limit_filing=0,
+    )
     app = create_app(
         AppContext(
             settings=settings, database=context.database, policy=context.policy, clock=context.clock

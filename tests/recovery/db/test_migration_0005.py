@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +11,10 @@ from sqlalchemy import Engine, column, table, text
 from sqlalchemy.exc import IntegrityError
 
 from recovery.appeals.repository import CaseRepository
-from recovery.db.engine import Database, make_engine
+from recovery.db.engine import Database
 from recovery.db.migrate import upgrade
 from recovery.db.types import UTCDateTime
-from recovery.settings import Settings
-from tests.conftest import postgres_url
+from tests.recovery.db.conftest import engine_at
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TX = "0x" + "ab" * 32
@@ -27,28 +25,7 @@ DEPOSIT = "0x1111111111111111111111111111111111111111"
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def at_0004(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database migrated only to 0004, as a deployed service has it before this release."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0004")
-        yield engine
-        engine.dispose()
-        return
-    url = postgres_url()
-    if not url:
-        pytest.skip("RECOVERY_TEST_DATABASE_URL not set")
-    base = Settings(database_url=url).database_url
-    schema = f"recovery_mig_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    joiner = "&" if "?" in base else "?"
-    engine = make_engine(f"{base}{joiner}options=-csearch_path%3D{schema}")
-    upgrade(engine, "0004")
-    yield engine
-    engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    yield from engine_at(request.param, tmp_path, "0004")
 
 
 def _old_case(number: int, *, token: str, status: str, log_index: int | None) -> dict[str, object]:

@@ -65,7 +65,7 @@ def test_a_deposit_address_with_code_waits_for_a_reviewer_who_acknowledges_it(
         )
         assert approved.status_code == 200, approved.text
         assert approved.json()["status"] == "approved"
-        assert "acknowledged: deposit_address_has_code" in desk.events(case)[-1]["detail"]
+        assert "acknowledged: deposit_address_has_code" in desk.staff_notes(case)[-1]["detail"]
         assert payouts(context) == 1
     finally:
         bsc.clear_code(desk.deposit)

@@ -250,7 +250,7 @@ def test_an_rpc_outage_during_the_payout_check_leaves_the_case_confirming(
     flaky.close()
     case = desk.read(filed)
     assert case["status"] == "confirming"
-    assert "RPC unavailable" in (case["check_note"] or "")
+    assert "nodes did not answer" in (case["check_note"] or "")
     assert (report.errors, report.rpc_errors["bsc"]) == (0, 1)
     clock.advance(seconds=20)
     desk.checker.confirm_cycle()

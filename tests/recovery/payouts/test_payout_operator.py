@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from recovery.access.keys import Role
@@ -82,6 +83,13 @@ def test_a_payout_that_failed_on_chain_is_sent_again_only_with_two_admins(
     assert int(desk.read(case)["delivered_amount"]) == net
     nonces = sorted(row.nonce for row in transactions(context) if "transfer" in row.kind)
     assert nonces[-1] == nonces[0] + 1, "a new nonce only because the old one was consumed"
+    # The claimant reads what happened, not who the operators are or what they noted.
+    seen = json.dumps(desk.events(case))
+    assert "ops-1" not in seen
+    assert "operator says" not in seen
+    staff_view = desk.client.get(f"/v1/appeals/{case['id']}/events", headers=ops).json()
+    notes = [e["staff"] for e in staff_view["items"] if e["staff"]["actor"] == "admin:ops-2"]
+    assert any("operator says retry" in note["detail"] for note in notes)
 
 
 def _pause_call() -> str:

@@ -49,6 +49,12 @@ class Desk:
         response = self.client.get(f"/v1/appeals/{case['id']}/events", headers=self.alice)
         return response.json()["items"]  # type: ignore[no-any-return]
 
+    def staff_notes(self, case: dict[str, Any]) -> list[dict[str, str]]:
+        """Each event's staff view (actor and full detail), as a reviewer reads them."""
+        response = self.client.get(f"/v1/appeals/{case['id']}/events", headers=self.rob)
+        assert response.status_code == 200, response.text
+        return [e["staff"] for e in response.json()["items"]]
+
     def quoted_case(
         self,
         *,

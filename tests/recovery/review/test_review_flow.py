@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -225,3 +226,53 @@ def test_a_reviewers_hold_lapses_if_they_leave_the_case_undecided(desk: Desk) ->
     taken = desk.client.post(f"/v1/review/{case['id']}/approve", headers=desk.rob)
     assert taken.status_code == 200, taken.text
     assert taken.json()["status"] == "approved"
+
+
+def test_renewing_an_expired_quote_whose_transfer_another_case_holds_is_a_conflict(
+    desk: Desk,
+) -> None:
+    case = desk.quoted_case()
+    desk.clock.advance(days=2)
+    assert expire_cycle(desk.checker.database, desk.clock) == 1
+    assert desk.read(case)["status"] == "expired"
+    # The expired case let its transfer go: the user files it again as a new case.
+    body = {
+        k: case[k]
+        for k in ("case_type", "network", "opened_for", "tx_hash", "token", "deposit_address")
+    }
+    again = desk.client.post(
+        "/v1/appeals", json={**body, "refund_address": case["refund_address"]}, headers=desk.alice
+    )
+    assert again.status_code == 201, again.text
+    renewed = desk.client.post(f"/v1/appeals/{case['id']}/requote", headers=desk.alice)
+    assert renewed.status_code == 409, renewed.text
+    assert renewed.json()["reason_code"] == "duplicate_claim"
+    assert "held by another live case" in renewed.json()["detail"]
+    assert desk.read(case)["status"] == "expired", "nothing half-written"
+
+
+def test_the_queue_is_walked_page_by_page_with_value_bands_in_the_query(desk: Desk) -> None:
+    cases = [desk.accept(desk.quoted_case(wei=n * 10**18)) for n in (1, 2, 3, 4, 5)]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = desk.client.get("/v1/review/queue", params=params, headers=desk.rita).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [c["id"] for c in cases], "oldest first, each case once"
+    values = sorted(Decimal(c["verdict"]["value"]) for c in cases)
+    banded = desk.client.get(
+        "/v1/review/queue",
+        params={"min_value": str(values[1]), "max_value": str(values[3])},
+        headers=desk.rita,
+    ).json()["items"]
+    assert sorted(Decimal(c["verdict"]["value"]) for c in banded) == values[1:4]
+    bad = desk.client.get(
+        "/v1/review/queue", params={"cursor": "q1_99999999999"}, headers=desk.rita
+    )
+    assert bad.status_code == 422
