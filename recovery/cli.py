@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -89,8 +90,17 @@ def serve(
     scheduler: Annotated[
         bool, typer.Option(help="Run the verification and confirmation jobs in-process.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes; the jobs still run once, in this main process (PostgreSQL "
+            "only: SQLite is single-process).",
+        ),
+    ] = 1,
 ) -> None:
-    """Run the API, and the periodic jobs, in this process."""
+    """Run the API (in `--workers` processes), and the periodic jobs once, here."""
     import uvicorn
     from prometheus_client import start_http_server
 
@@ -110,6 +120,13 @@ def serve(
     refusal = metrics_refusal(settings)
     if refusal is not None:
         typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(2)
+    if workers > 1 and settings.is_sqlite:
+        typer.echo(
+            "error: --workers needs PostgreSQL (set RECOVERY_DATABASE_URL): a SQLite file "
+            "serves one process",
+            err=True,
+        )
         raise typer.Exit(2)
     configure_logging(settings.logs_as)
     sqlite_lock = _single_sqlite_process(settings)
@@ -142,6 +159,10 @@ def serve(
         )
         for network, url in cluster.endpoints().items():
             typer.echo(f"devnet {network}: {url}")
+            # API worker processes read their settings afresh: they learn the devnets here.
+            os.environ[f"RECOVERY_RPC__{network.upper()}"] = url
+        os.environ["RECOVERY_POLICY_OVERLAYS"] = ",".join(settings.policy_overlays)
+        os.environ.setdefault("RECOVERY_MNEMONIC", DEVELOPMENT_MNEMONIC)
     jobs = None
     metrics_server = None
     try:
@@ -176,7 +197,22 @@ def serve(
             f"chains: {', '.join(sorted(adapters)) or 'none (set RECOVERY_RPC__<NETWORK>)'}"
         )
         # log_config=None: uvicorn's own loggers go through the handler configured above.
-        uvicorn.run(create_app(context), host=host, port=port, log_level="info", log_config=None)
+        if workers == 1:
+            app_or_factory: object = create_app(context)
+        else:
+            # Each API process builds its own app from the same settings; this one keeps
+            # the jobs, so the scheduler runs once whatever the number of API processes.
+            app_or_factory = "recovery.api.factory:app_from_environment"
+            typer.echo(f"{workers} API processes; jobs in this process ({os.getpid()})")
+        uvicorn.run(
+            app_or_factory,  # type: ignore[arg-type]
+            factory=workers > 1,
+            workers=workers if workers > 1 else None,
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=None,
+        )
     finally:
         if metrics_server is not None:
             metrics_server.shutdown()

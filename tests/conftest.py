@@ -34,6 +34,25 @@ def postgres_url() -> str | None:
     return url
 
 
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, as a database URL (skipped without a server,
+    a failure under CI); dropped afterwards. psycopg takes `options` from the URL."""
+    url = postgres_url()
+    if not url:
+        pytest.skip(f"{PG_URL_VARIABLE} not set")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(Settings(database_url=url).database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    joiner = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{joiner}options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
 class Clock:
     """A clock the tests move by hand."""
 

@@ -48,8 +48,10 @@ def test_after_failover_to_a_node_that_is_not_anvil_nothing_is_signed_or_sent(
         mnemonic=DEVELOPMENT_MNEMONIC,
         policy_overlays=["devnet"],
         rpc={"ethereum": [devnet.node("ethereum").url], "bsc": [primary.url, geth_named.url]},
+        # Rests stay short in real time: the failed primary is tried again within 50 ms
+        # however slow a loaded machine runs the cycles (a long rest left it unpaid).
         rpc_rest_seconds=0.01,
-        rpc_max_rest_seconds=600,
+        rpc_max_rest_seconds=0.05,
     )
     adapters = build_adapters(settings, context.policy)
     signer = build_signer(settings, context.policy, adapters)  # the first endpoint is anvil
