@@ -78,6 +78,10 @@ def print_load(
             )
     say("(m: milliseconds; medians over the rounds)")
     say("\nCPU time per request (microseconds): app process(es) / PostgreSQL backends / generator")
+    say(
+        "  (PostgreSQL: the backends alive when a run ends; a connection the app opened and "
+        "closed during the run is missing, so a churning pool reads low: see --profile)"
+    )
     for title, mode in ENDPOINTS:
         n = max(connections)
         cells = []
