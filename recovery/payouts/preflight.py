@@ -115,7 +115,12 @@ def holdings(session: Session, adapter: EvmAdapter, claim: Claim) -> Holdings:
     )
     rows = session.execute(
         select(
-            CaseRow.number, CaseRow.status, CaseRow.facts, PayoutRow.amount, PayoutRow.fee_amount
+            CaseRow.number,
+            CaseRow.status,
+            CaseRow.facts,
+            PayoutRow.amount,
+            PayoutRow.fee_amount,
+            PayoutRow.nonce,
         )
         .outerjoin(PayoutRow, PayoutRow.case_id == CaseRow.id)
         .where(
@@ -128,12 +133,15 @@ def holdings(session: Session, adapter: EvmAdapter, claim: Claim) -> Holdings:
     ).all()
     ahead: list[tuple[str, int]] = []
     in_flight: list[str] = []
-    for number, status, facts, frozen, fee in rows:
+    for number, status, facts, frozen, fee, nonce in rows:
         token = str((facts or {}).get("token", ""))
         if token.lower() != claim.token.lower():
             continue
         ref = f"RC-{number:06d}"
-        if status in IN_FLIGHT:
+        # A pending payout with a nonce is signed: it may be broadcast, even mined, before
+        # its case says `payout_sent` (a worker that lost its lease after broadcasting).
+        signed = status == CaseStatus.PAYOUT_PENDING.value and nonce is not None
+        if status in IN_FLIGHT or signed:
             # On its way, whatever its number: its amount may still be in the balance.
             in_flight.append(ref)
             continue
