@@ -24,6 +24,13 @@ NATIVE = "native"
 NATIVE_LOG_INDEX = -1
 
 
+def micros(value: Decimal, rounding: str) -> int:
+    """`value` in millionths, rounded as told, exact for any size (a wide local context)."""
+    with localcontext() as context:
+        context.prec = 80
+        return int((value * 1_000_000).to_integral_value(rounding=rounding))
+
+
 @dataclass(frozen=True)
 class CaseEvent:
     """One state change of a case; written once, never updated or deleted."""
@@ -100,11 +107,7 @@ class Case:
         rounded down, to the millionth, which is finer than any band a reviewer asks for.
         """
         raw = (self.verdict or {}).get("value")
-        if raw is None:
-            return None
-        with localcontext() as context:
-            context.prec = 80
-            return int((Decimal(str(raw)) * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
+        return None if raw is None else micros(Decimal(str(raw)), ROUND_FLOOR)
 
     @property
     def reference(self) -> str:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from recovery.appeals.repository import CaseRepository, case_from_row
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
 from recovery.db.tables import CaseRow, PayoutRow, PayoutTransactionRow
-from recovery.domain.case import Case
+from recovery.domain.case import Case, micros
 from recovery.domain.errors import InvalidTransition
 from recovery.domain.reasons import REJECTABLE
 from recovery.domain.states import CaseStatus
@@ -92,12 +92,6 @@ def _after(cursor: str) -> tuple[datetime, int]:
     return at, int(number)
 
 
-def _micros(value: Decimal) -> int:
-    with localcontext() as context:
-        context.prec = 80
-        return int((value * 1_000_000).to_integral_value(rounding=ROUND_CEILING))
-
-
 def queue(
     session: Session,
     principal: Principal,
@@ -122,10 +116,10 @@ def queue(
         query = query.where(CaseRow.updated_at <= now - filters.older_than)
     valued = func.coalesce(CaseRow.value_micros, 0)
     if filters.min_value is not None:
-        query = query.where(valued >= _micros(filters.min_value))
+        query = query.where(valued >= micros(filters.min_value, ROUND_CEILING))
     if filters.max_value is not None:
         # The stored value is rounded down, the bound up: a case exactly at it stays in.
-        query = query.where(valued <= _micros(filters.max_value))
+        query = query.where(valued <= micros(filters.max_value, ROUND_CEILING))
     if cursor is not None:
         at, number = _after(cursor)
         query = query.where(
