@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     rate_limit_unauthenticated: int = Field(default=60, ge=0)
     rate_limit_filing: int = Field(default=60, ge=0)
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # An API process remembers a key it has checked this long (0: asks the database on
+    # every request). A key revoked through a process stops working there at once, and on
+    # every other process within this many seconds.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @field_validator("policy_overlays", mode="before")
     @classmethod

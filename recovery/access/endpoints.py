@@ -94,6 +94,8 @@ def revoke_key(key_id: str, context: ContextDep, principal: CurrentPrincipal) ->
         already = row.revoked_at is not None
         keys.revoke_key(session, key_id, context.clock())
         revoked = KeyPublic.of(row)
+    # This process refuses it from the next request; the others once their cache lapses.
+    context.keys.forget(key_id)
     if not already:
         log.info(
             "API key %s of %s %s revoked by %s",

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -67,8 +68,18 @@ def create_key(session: Session, *, role: Role, subject: str, now: datetime) -> 
     return key
 
 
-def authenticate(session: Session, authorization: str | None) -> Principal:
-    """The principal behind an `Authorization: Bearer <key>` header, or Unauthorized."""
+@dataclass(frozen=True)
+class StoredKey:
+    """What the database holds about one key: enough to check a presented key against it."""
+
+    key_hash: str
+    subject: str
+    role: Role
+    revoked: bool
+
+
+def parse_authorization(authorization: str | None) -> tuple[str, str]:
+    """The key id (the part after `rk_`) and the whole key of a Bearer header; Unauthorized."""
     if not authorization:
         raise Unauthorized("missing Authorization header: send `Authorization: Bearer <api key>`")
     scheme, _, key = authorization.partition(" ")
@@ -78,12 +89,75 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     parts = key.split("_")
     if len(parts) < 3 or not key.startswith(KEY_PREFIX):
         raise Unauthorized("malformed API key: keys look like rk_<id>_<secret>")
-    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == parts[1])).one_or_none()
-    if row is None or not hmac.compare_digest(row.key_hash, _digest(key)):
+    return parts[1], key
+
+
+def stored_key(session: Session, prefix: str) -> StoredKey | None:
+    """The stored key with id `prefix`, or None."""
+    row = session.execute(
+        select(ApiKeyRow.key_hash, ApiKeyRow.subject, ApiKeyRow.role, ApiKeyRow.revoked_at).where(
+            ApiKeyRow.prefix == prefix
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return StoredKey(
+        key_hash=row.key_hash,
+        subject=row.subject,
+        role=Role(row.role),
+        revoked=row.revoked_at is not None,
+    )
+
+
+def principal_of(stored: StoredKey | None, key: str) -> Principal:
+    """The principal of `key` if it matches `stored` and is not revoked, else Unauthorized."""
+    if stored is None or not hmac.compare_digest(stored.key_hash, _digest(key)):
         raise Unauthorized("unknown API key")
-    if row.revoked_at is not None:
+    if stored.revoked:
         raise Unauthorized("this API key has been revoked")
-    return Principal(subject=row.subject, role=Role(row.role))
+    return Principal(subject=stored.subject, role=stored.role)
+
+
+class KeyCache:
+    """Stored keys an API process has read, each remembered for `seconds`.
+
+    Only keys that exist are remembered (an unknown key is asked of the database each
+    time, so a new key works at once); a revoked one is remembered as revoked. `forget`
+    drops a key at once: the process that revokes a key calls it.
+    """
+
+    def __init__(
+        self, seconds: float, monotonic: Callable[[], float], max_entries: int = 100_000
+    ) -> None:
+        self.seconds = seconds
+        self.monotonic = monotonic
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, StoredKey]] = {}
+
+    def get(self, prefix: str) -> StoredKey | None:
+        """The remembered key with id `prefix`, if it was read less than `seconds` ago."""
+        entry = self._entries.get(prefix)
+        if entry is None:
+            return None
+        if self.monotonic() >= entry[0]:
+            del self._entries[prefix]
+            return None
+        return entry[1]
+
+    def put(self, prefix: str, stored: StoredKey) -> None:
+        """Remember a key read from the database just now."""
+        if self.seconds <= 0:
+            return
+        now = self.monotonic()
+        if len(self._entries) >= self.max_entries:
+            self._entries = {p: e for p, e in self._entries.items() if e[0] > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        self._entries[prefix] = (now + self.seconds, stored)
+
+    def forget(self, prefix: str) -> None:
+        """Drop a key (it was revoked): the next request reads it again."""
+        self._entries.pop(prefix, None)
 
 
 def revoke_key(session: Session, prefix: str, now: datetime) -> bool:

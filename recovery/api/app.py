@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -49,11 +51,23 @@ and each class's schema names its stable snake_case `reason_code`.
 
 def create_app(context: AppContext) -> FastAPI:
     """The API over `context` (database, policy, settings, clock)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The routes' async database connections belong to the loop that serves them.
+        opened = context.database.open_async()
+        try:
+            yield
+        finally:
+            if opened:
+                await context.database.close_async()
+
     app = FastAPI(
         title="Deposit recovery service",
         version=__version__,
         description=DESCRIPTION,
         dependencies=[Depends(refuse_nul)],
+        lifespan=lifespan,
     )
     app.state.context = context
     # One snapshot of the database figures per app: scrapes within the interval share it.

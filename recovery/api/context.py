@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Request
 
 from chains.evm.adapter import EvmAdapter
 from policies import Policy
-from recovery.access.keys import Principal, authenticate
+from recovery.access.keys import KeyCache, Principal, parse_authorization, principal_of, stored_key
 from recovery.db.engine import Database
 from recovery.settings import Settings
 
@@ -38,9 +38,14 @@ class AppContext:
     adapters: Mapping[str, EvmAdapter] = field(default_factory=dict)
     # The gas wallet's address when this process pays out (None: no signer here).
     gas_wallet: str | None = None
+    # The API keys this process has checked lately (see Settings.auth_cache_seconds).
+    keys: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyCache(self.settings.auth_cache_seconds, self.monotonic)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     """The context the app was built with."""
     context = request.app.state.context
     assert isinstance(context, AppContext)
@@ -50,15 +55,20 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_principal(
+async def get_principal(
     context: ContextDep,
     authorization: Annotated[
         str | None, Header(description="`Bearer <api key>`", max_length=512)
     ] = None,
 ) -> Principal:
-    """The caller behind the request's API key (a short read-only transaction)."""
-    with context.database.unit_of_work() as session:
-        return authenticate(session, authorization)
+    """The caller behind the request's API key: from the process's key cache, or one read."""
+    prefix, key = parse_authorization(authorization)
+    stored = context.keys.get(prefix)
+    if stored is None:
+        stored = await context.database.read(lambda session: stored_key(session, prefix))
+        if stored is not None:
+            context.keys.put(prefix, stored)
+    return principal_of(stored, key)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

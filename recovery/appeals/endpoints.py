@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from recovery.access.case_rules import ClaimantOnly
 from recovery.access.keys import Role
@@ -21,9 +22,11 @@ from recovery.appeals.errors import (
 )
 from recovery.appeals.refund_addresses import RefundAddressRefused
 from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
+from recovery.appeals.verdicts import asks_chain_for_decimals
 from recovery.domain.case import CaseType
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.domain.states import CaseStatus
+from recovery.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
@@ -56,7 +59,7 @@ IdempotencyKey = Annotated[
     ),
     summary="File an appeal",
 )
-def file_appeal(
+async def file_appeal(
     body: AppealCreate,
     context: ContextDep,
     principal: CurrentPrincipal,
@@ -64,20 +67,36 @@ def file_appeal(
     idempotency_key: IdempotencyKey = None,
 ) -> AppealPublic:
     """File a case for one mis-sent transfer to one of your deposit addresses."""
-    with context.database.unit_of_work() as session:
-        filing = service.file_appeal(
+    decimals = await _token_decimals(context, body)
+    now = context.clock()
+    service_addresses = [context.gas_wallet] if context.gas_wallet else []
+    filing = await context.database.run(
+        lambda session: service.file_appeal(
             session,
             context.policy,
             principal,
             body,
             idempotency_key=idempotency_key,
-            now=context.clock(),
-            token_decimals=context.token_decimals,
-            service_addresses=[context.gas_wallet] if context.gas_wallet else [],
+            now=now,
+            token_decimals=lambda _network, _token: decimals,
+            service_addresses=service_addresses,
         )
+    )
     if filing.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return AppealPublic.of(filing.case)
+
+
+async def _token_decimals(context: ContextDep, body: AppealCreate) -> int | None:
+    """An unlisted token's decimals, asked of its chain in a thread before the filing's
+    transaction (which runs on the event loop and must not wait on a node)."""
+    try:
+        appeal = service.normalise(context.policy, body)
+    except InvalidInput:
+        return None  # the filing itself says what is wrong
+    if not asks_chain_for_decimals(context.policy, appeal):
+        return None
+    return await run_in_threadpool(context.token_decimals, appeal.network, appeal.token)
 
 
 @router.get(
@@ -86,7 +105,7 @@ def file_appeal(
     responses=error_responses(*AUTHENTICATED),
     summary="List your appeals",
 )
-def list_appeals(
+async def list_appeals(
     context: ContextDep,
     principal: CurrentPrincipal,
     status: CaseStatus | None = None,
@@ -102,10 +121,11 @@ def list_appeals(
     limit: Annotated[int, Query(ge=1, le=service.PAGE_LIMIT_MAX)] = 20,
 ) -> AppealPage:
     """Your cases, newest first, a page at a time."""
-    with context.database.unit_of_work() as session:
-        items, next_cursor = service.list_cases(
+    items, next_cursor = await context.database.read(
+        lambda session: service.list_cases(
             session, principal, status=status, case_type=case_type, cursor=cursor, limit=limit
         )
+    )
     return AppealPage(items=[AppealPublic.of(c) for c in items], next_cursor=next_cursor)
 
 
@@ -115,10 +135,14 @@ def list_appeals(
     responses=error_responses(*AUTHENTICATED, CaseNotFound),
     summary="Read an appeal",
 )
-def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> AppealPublic:
+async def get_appeal(
+    case_id: str, context: ContextDep, principal: CurrentPrincipal
+) -> AppealPublic:
     """One of your cases, with the chain facts and the verdict once known."""
-    with context.database.unit_of_work() as session:
-        return AppealPublic.of(service.get_case(session, principal, case_id))
+    case = await context.database.read(
+        lambda session: service.get_case(session, principal, case_id)
+    )
+    return AppealPublic.of(case)
 
 
 @router.get(
@@ -127,10 +151,13 @@ def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -
     responses=error_responses(*AUTHENTICATED, CaseNotFound),
     summary="Follow an appeal",
 )
-def appeal_events(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> EventList:
+async def appeal_events(
+    case_id: str, context: ContextDep, principal: CurrentPrincipal
+) -> EventList:
     """Every state change of one of your cases, oldest first."""
-    with context.database.unit_of_work() as session:
-        events = service.events(session, principal, case_id)
+    events = await context.database.read(
+        lambda session: service.events(session, principal, case_id)
+    )
     staff = principal.role != Role.USER
     return EventList(items=[EventPublic.of(e, staff=staff) for e in events])
 

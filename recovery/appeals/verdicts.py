@@ -41,6 +41,11 @@ def facts_of_appeal(
     )
 
 
+def asks_chain_for_decimals(policy: Policy, appeal: AppealCreate) -> bool:
+    """Whether judging the (normalised) appeal needs its token's decimals from the chain."""
+    return appeal.token != NATIVE and policy.networks[appeal.network].listed(appeal.token) is None
+
+
 def judge(
     policy: Policy,
     appeal: AppealCreate,
@@ -54,10 +59,8 @@ def judge(
     (`token_decimals`), a priced token is valued as it will be once verified.
     """
     decimals = None
-    if appeal.token != NATIVE and token_decimals is not None:
-        network = policy.networks[appeal.network]
-        if network.listed(appeal.token) is None:
-            decimals = token_decimals(appeal.network, appeal.token)
+    if token_decimals is not None and asks_chain_for_decimals(policy, appeal):
+        decimals = token_decimals(appeal.network, appeal.token)
     facts = facts_of_appeal(policy, appeal, now=now, token_decimals=decimals)
     return evaluate(facts, policy, StaticPriceSource(policy))
 

@@ -1,13 +1,32 @@
-"""The database engine and units of work (one transaction per request or job step)."""
+"""The database engine and units of work (one transaction per request or job step).
+
+Jobs and the CLI use `unit_of_work()`, a blocking session. The API's routes use
+`await database.run(work)` / `await database.read(work)`: the same blocking `work(session)`
+functions, run without tying up a thread. On PostgreSQL they run on an async engine
+(asyncpg, or psycopg's async connections, through SQLAlchemy's greenlet bridge), which the
+API opens at start-up with `open_async()` for its event loop; on SQLite, or in a loop
+that has not opened one, in a worker thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import shlex
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+T = TypeVar("T")
+
+# Connections the API's async engine keeps per process. Requests beyond it wait for one
+# (up to `pool_timeout`) instead of opening and closing an overflow connection each.
+ASYNC_POOL_SIZE = 20
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -32,12 +51,56 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def async_url(url: URL) -> tuple[URL, dict[str, Any]]:
+    """The async driver's URL for a PostgreSQL `url`, and what its connections need.
+
+    asyncpg (the fastest) when the URL carries nothing but libpq's `options=-c name=value`
+    settings (they become asyncpg's server settings), else psycopg's async connections,
+    which read any libpq URL as the blocking engine does.
+    """
+    query = dict(url.query)
+    if set(query) <= {"options"}:
+        settings: dict[str, str] = {}
+        words = iter(shlex.split(str(query.get("options", ""))))
+        for word in words:
+            # libpq takes both `-c name=value` and `-cname=value`.
+            setting = (next(words, "") if word == "-c" else word.removeprefix("-c")).strip()
+            name, equals, value = setting.partition("=")
+            if not word.startswith("-c") or not equals or not name:
+                break
+            settings[name] = value
+        else:
+            connect_args = {"server_settings": settings} if settings else {}
+            return url.set(drivername="postgresql+asyncpg", query={}), connect_args
+    return url.set(drivername="postgresql+psycopg"), {}
+
+
+@dataclass(frozen=True)
+class _AsyncPool:
+    """One event loop's async engine and its two session factories."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    reads: async_sessionmaker[Any]
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class Database:
     """Hands out sessions; `unit_of_work()` commits on success and rolls back on error."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Async connections belong to the event loop that opened them, so each loop that
+        # serves the API (one per process in production; one per test client in tests)
+        # has a pool of its own, and a loop without one runs its work in a thread.
+        self._async: dict[asyncio.AbstractEventLoop, _AsyncPool] = {}
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -51,6 +114,63 @@ class Database:
             raise
         finally:
             session.close()
+
+    def _in_unit_of_work(self, work: Callable[[Session], T]) -> T:
+        with self.unit_of_work() as session:
+            return work(session)
+
+    @property
+    def async_engine(self) -> AsyncEngine | None:
+        """The running event loop's async engine, if `open_async()` opened one for it."""
+        loop = _running_loop()
+        pool = self._async.get(loop) if loop is not None else None
+        return pool.engine if pool is not None else None
+
+    def open_async(self) -> bool:
+        """Open an async engine for the running event loop (PostgreSQL only; SQLite keeps
+        threads). True when this call opened it, so the caller knows to close it."""
+        loop = asyncio.get_running_loop()
+        if loop in self._async or self.engine.dialect.name != "postgresql":
+            return False
+        url, connect_args = async_url(self.engine.url)
+        engine = create_async_engine(
+            url,
+            pool_size=ASYNC_POOL_SIZE,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args=connect_args,
+        )
+        # A read is one or two statements that need no transaction of their own: in
+        # autocommit each is a single round trip, with no BEGIN and no COMMIT.
+        reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._async[loop] = _AsyncPool(
+            engine=engine,
+            sessions=async_sessionmaker(engine, expire_on_commit=False),
+            reads=async_sessionmaker(reads, expire_on_commit=False),
+        )
+        return True
+
+    async def close_async(self) -> None:
+        """Close the running event loop's async engine (at the API's shutdown)."""
+        pool = self._async.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.engine.dispose()
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in one transaction, committed if it returns, rolled back if not."""
+        pool = self._async.get(asyncio.get_running_loop())
+        if pool is None:
+            return await run_in_threadpool(self._in_unit_of_work, work)
+        async with pool.sessions() as session, session.begin():
+            return await session.run_sync(work)  # type: ignore[no-any-return]
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` that only reads: each statement sees what is committed."""
+        pool = self._async.get(asyncio.get_running_loop())
+        if pool is None:
+            return await run_in_threadpool(self._in_unit_of_work, work)
+        async with pool.reads() as session:
+            return await session.run_sync(work)  # type: ignore[no-any-return]
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -155,7 +155,7 @@ def answer(
     responses=error_responses(*AUTHENTICATED, Forbidden),
     summary="Cases waiting for review (reviewer)",
 )
-def review_queue(
+async def review_queue(
     context: ContextDep,
     principal: CurrentPrincipal,
     network: Annotated[str | None, Query(max_length=64)] = None,
@@ -185,10 +185,12 @@ def review_queue(
         max_value=service.quote_value(max_value, "max_value"),
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
     )
-    with context.database.unit_of_work() as session:
-        cases, next_cursor = service.queue(
-            session, principal, filters, now=context.clock(), limit=limit, cursor=cursor
+    now = context.clock()
+    cases, next_cursor = await context.database.read(
+        lambda session: service.queue(
+            session, principal, filters, now=now, limit=limit, cursor=cursor
         )
+    )
     return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=next_cursor)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from policies import Policy
 from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal, Role
-from recovery.appeals.repository import CaseRepository, case_from_row
+from recovery.appeals.repository import CASE_COLUMNS, CaseRepository, case_from_row
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
 from recovery.db.tables import CaseRow, PayoutRow, PayoutTransactionRow
@@ -107,7 +107,7 @@ def queue(
     (updated_at, number), so a page costs the same at ten thousand cases or a million.
     """
     principal.require(Role.REVIEWER, Role.ADMIN)
-    query = select(CaseRow).where(CaseRow.status == CaseStatus.IN_REVIEW.value)
+    query = CASE_COLUMNS.where(CaseRow.status == CaseStatus.IN_REVIEW.value)
     if filters.network:
         query = query.where(CaseRow.network == filters.network)
     if filters.case_type:
@@ -126,7 +126,7 @@ def queue(
             or_(CaseRow.updated_at > at, and_(CaseRow.updated_at == at, CaseRow.number > number))
         )
     rows = list(
-        session.scalars(query.order_by(CaseRow.updated_at, CaseRow.number).limit(limit + 1))
+        session.execute(query.order_by(CaseRow.updated_at, CaseRow.number).limit(limit + 1))
     )
     cases = [case_from_row(row) for row in rows[:limit]]
     return cases, (_queue_cursor(cases[-1]) if len(rows) > limit else None)
