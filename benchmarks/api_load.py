@@ -254,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--server", default=SERVER, help="PostgreSQL server (trust auth)")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the service at the end")
+    parser.add_argument(
+        "--profile-out", type=Path, help="keep py-spy's raw stacks (profile-MODE.txt) here"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 10,000 cases, 100 owners, 3 s, 1 round"
@@ -403,7 +406,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     warmup=args.warmup,
                 )
                 if args.profile:
-                    profile(service, generator, args.duration, work, engine)
+                    out = args.profile_out or work
+                    out.mkdir(parents=True, exist_ok=True)
+                    profile(service, generator, args.duration, out, engine)
                     profiles = Path.cwd() / ".benchmarks"
                     profiles.mkdir(exist_ok=True)
                     for f in work.glob("profile-*.txt"):

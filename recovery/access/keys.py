@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from recovery.db.tables import ApiKeyRow
@@ -92,13 +92,14 @@ def parse_authorization(authorization: str | None) -> tuple[str, str]:
     return parts[1], key
 
 
-def stored_key(session: Session, prefix: str) -> StoredKey | None:
+_STORED_KEY = select(
+    ApiKeyRow.key_hash, ApiKeyRow.subject, ApiKeyRow.role, ApiKeyRow.revoked_at
+).where(ApiKeyRow.prefix == bindparam("prefix"))
+
+
+def stored_key(executor: Session | Connection, prefix: str) -> StoredKey | None:
     """The stored key with id `prefix`, or None."""
-    row = session.execute(
-        select(ApiKeyRow.key_hash, ApiKeyRow.subject, ApiKeyRow.role, ApiKeyRow.revoked_at).where(
-            ApiKeyRow.prefix == prefix
-        )
-    ).one_or_none()
+    row = executor.execute(_STORED_KEY, {"prefix": prefix}).one_or_none()
     if row is None:
         return None
     return StoredKey(

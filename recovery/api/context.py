@@ -65,7 +65,7 @@ async def get_principal(
     prefix, key = parse_authorization(authorization)
     stored = context.keys.get(prefix)
     if stored is None:
-        stored = await context.database.read(lambda session: stored_key(session, prefix))
+        stored = await context.database.rows(lambda connection: stored_key(connection, prefix))
         if stored is not None:
             context.keys.put(prefix, stored)
     return principal_of(stored, key)

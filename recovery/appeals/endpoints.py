@@ -121,9 +121,9 @@ async def list_appeals(
     limit: Annotated[int, Query(ge=1, le=service.PAGE_LIMIT_MAX)] = 20,
 ) -> AppealPage:
     """Your cases, newest first, a page at a time."""
-    items, next_cursor = await context.database.read(
-        lambda session: service.list_cases(
-            session, principal, status=status, case_type=case_type, cursor=cursor, limit=limit
+    items, next_cursor = await context.database.rows(
+        lambda connection: service.list_cases(
+            connection, principal, status=status, case_type=case_type, cursor=cursor, limit=limit
         )
     )
     return AppealPage(items=[AppealPublic.of(c) for c in items], next_cursor=next_cursor)
@@ -139,8 +139,8 @@ async def get_appeal(
     case_id: str, context: ContextDep, principal: CurrentPrincipal
 ) -> AppealPublic:
     """One of your cases, with the chain facts and the verdict once known."""
-    case = await context.database.read(
-        lambda session: service.get_case(session, principal, case_id)
+    case = await context.database.rows(
+        lambda connection: service.get_case(connection, principal, case_id)
     )
     return AppealPublic.of(case)
 

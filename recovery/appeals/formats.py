@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from eth_utils.address import is_checksum_address, to_checksum_address
 
@@ -66,13 +67,24 @@ def evm_address(value: str, field: str) -> str:
         raise InvalidInput(
             f"{field}: {value!r} is not an EVM address (0x followed by 40 hex digits)"
         )
-    body = value[2:]
-    mixed = body != body.lower() and body != body.upper()
-    if mixed and not is_checksum_address(value):
+    checksummed = _checksummed(value)
+    if checksummed is None:
         raise InvalidInput(
             f"{field}: {value} has a wrong EIP-55 checksum; it may be mistyped. "
             f"Copy it again, or send it in all lowercase"
         )
+    return checksummed
+
+
+@lru_cache(maxsize=65_536)
+def _checksummed(value: str) -> str | None:
+    """The EIP-55 form of a 0x-and-40-hex address; None for a mixed-case one whose
+    checksum is wrong. Remembered: each costs two Keccak hashes, and a filing checks the
+    same deposit and refund addresses again and again."""
+    body = value[2:]
+    mixed = body != body.lower() and body != body.upper()
+    if mixed and not is_checksum_address(value):
+        return None
     return str(to_checksum_address(value))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from recovery.appeals.errors import (
     NotOurDepositAddress,
 )
 from recovery.appeals.refund_addresses import check_refund_address
-from recovery.appeals.repository import CaseRepository, IdempotencyRepository
+from recovery.appeals.repository import CaseReads, CaseRepository, IdempotencyRepository
 from recovery.appeals.schemas import AppealCreate
 from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
 from recovery.db.tables import IdempotencyKeyRow
@@ -279,7 +280,7 @@ def _replay(
 
 
 def get_case(
-    session: Session,
+    session: Session | Connection,
     principal: Principal,
     case_id: str,
     action: CaseAction = CaseAction.READ,
@@ -288,7 +289,7 @@ def get_case(
 
     Someone else's case is not found for a user; a role the action is not for gets a 403.
     """
-    case = CaseRepository(session).get(case_id)
+    case = CaseReads(session).get(case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id} among yours")
     authorize(principal, action, case)
@@ -322,7 +323,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 def list_cases(
-    session: Session,
+    session: Session | Connection,
     principal: Principal,
     *,
     status: CaseStatus | None,
@@ -332,7 +333,7 @@ def list_cases(
 ) -> tuple[list[Case], str | None]:
     """One page of the caller's cases (all cases for reviewers and admins), newest first."""
     before = decode_cursor(cursor) if cursor is not None else None
-    items = CaseRepository(session).page(
+    items = CaseReads(session).page(
         claimant=principal.subject if principal.role == Role.USER else None,
         status=status.value if status else None,
         case_type=case_type.value if case_type else None,

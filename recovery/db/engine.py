@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -82,6 +82,7 @@ class _AsyncPool:
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
     reads: async_sessionmaker[Any]
+    autocommit: AsyncEngine
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -147,6 +148,7 @@ class Database:
             engine=engine,
             sessions=async_sessionmaker(engine, expire_on_commit=False),
             reads=async_sessionmaker(reads, expire_on_commit=False),
+            autocommit=reads,
         )
         return True
 
@@ -171,6 +173,19 @@ class Database:
             return await run_in_threadpool(self._in_unit_of_work, work)
         async with pool.reads() as session:
             return await session.run_sync(work)  # type: ignore[no-any-return]
+
+    async def rows(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` that only runs Core reads: no session and no ORM objects, the
+        cheapest way to a row (each statement in autocommit, seeing what is committed)."""
+        pool = self._async.get(asyncio.get_running_loop())
+        if pool is None:
+            return await run_in_threadpool(self._on_connection, work)
+        async with pool.autocommit.connect() as connection:
+            return await connection.run_sync(work)
+
+    def _on_connection(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as connection:
+            return work(connection)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
