@@ -22,18 +22,19 @@ _RELEASE = (
 )
 
 
-def sync_claims(connection: Connection, cases: Sequence[Case]) -> None:
+def sync_claims(connection: Connection, cases: Sequence[Case], *, new: bool = False) -> None:
     """Make each case's live claims exactly `case.held_transfers()`, in a few statements.
 
     Claims a case no longer holds (it was released, or a reorg left it with fewer) are
     released at the case's `updated_at`; new ones are inserted. A transfer another live
     case holds raises `IntegrityError` from the unique index over live claims: the caller
-    rolls back and tells the claimant it is a duplicate.
+    rolls back and tells the claimant it is a duplicate. `new`: the cases were inserted
+    just now, so they hold nothing yet and there is nothing to read.
     """
     if not cases:
         return
     live: dict[str, set[int]] = defaultdict(set)
-    ids = [case.id for case in cases]
+    ids = [] if new else [case.id for case in cases]
     for start in range(0, len(ids), 500):
         rows = connection.execute(
             select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index).where(
@@ -71,6 +72,20 @@ def sync_claims(connection: Connection, cases: Sequence[Case]) -> None:
         connection.execute(insert(ClaimedTransferRow), claims)
 
 
+_HOLDER = (
+    select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index)
+    .where(
+        ClaimedTransferRow.network == bindparam("network"),
+        ClaimedTransferRow.tx_hash == bindparam("tx_hash"),
+        ClaimedTransferRow.deposit_address == bindparam("deposit_address"),
+        ClaimedTransferRow.log_index.in_(bindparam("log_indexes", expanding=True)),
+        ClaimedTransferRow.released_at.is_(None),
+    )
+    .order_by(ClaimedTransferRow.log_index)
+    .limit(1)
+)
+
+
 def holder_of(
     connection: Connection,
     *,
@@ -83,15 +98,12 @@ def holder_of(
     if not log_indexes:
         return None
     row = connection.execute(
-        select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index)
-        .where(
-            ClaimedTransferRow.network == network,
-            ClaimedTransferRow.tx_hash == tx_hash,
-            ClaimedTransferRow.deposit_address == deposit_address,
-            ClaimedTransferRow.log_index.in_(sorted(set(log_indexes))),
-            ClaimedTransferRow.released_at.is_(None),
-        )
-        .order_by(ClaimedTransferRow.log_index)
-        .limit(1)
+        _HOLDER,
+        {
+            "network": network,
+            "tx_hash": tx_hash,
+            "deposit_address": deposit_address,
+            "log_indexes": sorted(set(log_indexes)),
+        },
     ).first()
     return (str(row[0]), int(row[1])) if row else None

@@ -58,6 +58,11 @@ def event_values(event: CaseEvent) -> dict[str, object]:
     }
 
 
+# Built once and run on the connection (Core, not the ORM): no flush, no per-call build.
+_INSERT_CASE = insert(CaseRow).returning(CaseRow.number)
+_INSERT_EVENTS = insert(CaseEventRow)
+
+
 def write_events(session: Session, cases: Sequence[Case]) -> None:
     """Insert the pending events of `cases` (left pending) and log them once committed.
 
@@ -65,7 +70,7 @@ def write_events(session: Session, cases: Sequence[Case]) -> None:
     """
     events = [event_values(e) for case in cases for e in case.pending_events]
     if events:
-        session.execute(insert(CaseEventRow), events)
+        session.connection().execute(_INSERT_EVENTS, events)
         transition_log.note(session, cases)
 
 
@@ -75,6 +80,15 @@ CASE_COLUMNS = select(CaseRow.__table__)
 
 
 _BY_ID = CASE_COLUMNS.where(CaseRow.id == bindparam("case_id"))
+# The other live cases on one token to one deposit address in one transaction.
+_LIVE_ON_TRANSACTION = CASE_COLUMNS.where(
+    CaseRow.network == bindparam("network"),
+    CaseRow.tx_hash == bindparam("tx_hash"),
+    CaseRow.token == bindparam("token"),
+    CaseRow.deposit_address == bindparam("deposit_address"),
+    CaseRow.status.not_in([s.value for s in RELEASED_STATES]),
+    CaseRow.id != bindparam("case_id"),
+).order_by(CaseRow.number)
 
 
 @cache
@@ -209,38 +223,37 @@ class CaseRepository:
 
     def add(self, case: Case) -> None:
         """Insert a new case and its pending events."""
-        row = CaseRow(
-            id=case.id,
-            claimant=case.claimant,
-            case_type=case.case_type.value,
-            network=case.network,
-            opened_for=case.opened_for,
-            tx_hash=case.tx_hash,
-            token=case.token,
-            deposit_address=case.deposit_address,
-            refund_address=case.refund_address,
-            claimed_amount=case.claimed_amount,
-            status=case.status.value,
-            version=case.version,
-            last_seq=case.last_seq,
-            facts=case.facts,
-            verdict=case.verdict,
-            value_micros=case.value_micros,
-            policy_version=case.policy_version,
-            log_index=case.log_index,
-            named_log_indexes=(
+        values = {
+            "id": case.id,
+            "claimant": case.claimant,
+            "case_type": case.case_type.value,
+            "network": case.network,
+            "opened_for": case.opened_for,
+            "tx_hash": case.tx_hash,
+            "token": case.token,
+            "deposit_address": case.deposit_address,
+            "refund_address": case.refund_address,
+            "claimed_amount": case.claimed_amount,
+            "status": case.status.value,
+            "version": case.version,
+            "last_seq": case.last_seq,
+            "facts": case.facts,
+            "verdict": case.verdict,
+            "value_micros": case.value_micros,
+            "policy_version": case.policy_version,
+            "log_index": case.log_index,
+            "named_log_indexes": (
                 None if case.named_log_indexes is None else list(case.named_log_indexes)
             ),
-            log_indexes=list(case.log_indexes),
-            created_at=case.created_at,
-            updated_at=case.updated_at,
-            next_check_at=case.created_at,
-        )
-        self.session.add(row)
-        self.session.flush()
-        case.number = row.number
+            "log_indexes": list(case.log_indexes),
+            "created_at": case.created_at,
+            "updated_at": case.updated_at,
+            "next_check_at": case.created_at,
+        }
+        connection = self.session.connection()
+        case.number = connection.execute(_INSERT_CASE, values).scalar_one()
         # A transfer another live case holds fails here, on the unique index of live claims.
-        sync_claims(self.session.connection(), [case])
+        sync_claims(connection, [case], new=True)
         self._write_events(case)
 
     def save(self, case: Case) -> None:
@@ -316,17 +329,15 @@ class CaseRepository:
         to an address (no named logs) overlaps any live claim on the same token there;
         named logs overlap a claim on all of them and any live hold of the same log.
         """
-        rows = self.session.scalars(
-            select(CaseRow)
-            .where(
-                CaseRow.network == case.network,
-                CaseRow.tx_hash == case.tx_hash,
-                CaseRow.token == case.token,
-                CaseRow.deposit_address == case.deposit_address,
-                CaseRow.status.not_in([s.value for s in RELEASED_STATES]),
-                CaseRow.id != case.id,
-            )
-            .order_by(CaseRow.number)
+        rows = self.session.execute(
+            _LIVE_ON_TRANSACTION,
+            {
+                "network": case.network,
+                "tx_hash": case.tx_hash,
+                "token": case.token,
+                "deposit_address": case.deposit_address,
+                "case_id": case.id,
+            },
         ).all()
         whole = case.named_log_indexes is None
         for row in rows:
