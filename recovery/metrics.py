@@ -28,6 +28,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from chains.evm.endpoints import EndpointState, NetworkEndpoints
 from recovery.db.engine import Database
@@ -226,7 +227,9 @@ PROCESS = JobMetrics()
 def census(session: Session) -> dict[str, tuple[int, datetime | None]]:
     """Per state: how many cases, and when the longest-waiting one last changed state."""
     rows = session.execute(
-        select(CaseRow.status, func.count(), func.min(CaseRow.updated_at)).group_by(CaseRow.status)
+        select(col(CaseRow.status), func.count(), func.min(col(CaseRow.updated_at))).group_by(
+            col(CaseRow.status)
+        )
     )
     return {str(status): (int(count), oldest) for status, count, oldest in rows}
 
@@ -248,7 +251,10 @@ def read_figures(session: Session) -> DatabaseFigures:
     ledger: dict[tuple[str, str, str], int] = {}
     for kind, network, token, amount in session.execute(
         select(
-            LedgerEntryRow.kind, LedgerEntryRow.network, LedgerEntryRow.token, LedgerEntryRow.amount
+            col(LedgerEntryRow.kind),
+            col(LedgerEntryRow.network),
+            col(LedgerEntryRow.token),
+            col(LedgerEntryRow.amount),
         )
     ):
         key = (str(kind), str(network), str(token))
@@ -256,8 +262,11 @@ def read_figures(session: Session) -> DatabaseFigures:
     delivered: dict[tuple[str, str], tuple[int, int]] = {}
     for network, token, amount, arrived in session.execute(
         select(
-            PayoutRow.network, PayoutRow.token, PayoutRow.amount, PayoutRow.delivered_amount
-        ).where(PayoutRow.delivered_amount.is_not(None))
+            col(PayoutRow.network),
+            col(PayoutRow.token),
+            col(PayoutRow.amount),
+            col(PayoutRow.delivered_amount),
+        ).where(col(PayoutRow.delivered_amount).is_not(None))
     ):
         total, short = delivered.get((str(network), str(token)), (0, 0))
         delivered[(str(network), str(token))] = (

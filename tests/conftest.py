@@ -20,7 +20,7 @@ from recovery.api.app import create_app
 from recovery.api.context import AppContext
 from recovery.db.engine import Database, make_engine
 from recovery.db.migrate import upgrade
-from recovery.db.tables import Base
+from recovery.db.tables import metadata
 from recovery.settings import Settings
 
 PG_URL_VARIABLE = "RECOVERY_TEST_DATABASE_URL"
@@ -104,7 +104,7 @@ def postgres_engine() -> Iterator[Engine]:
 
 
 def _truncate(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

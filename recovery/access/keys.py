@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.db.tables import ApiKeyRow
 from recovery.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -93,8 +94,8 @@ def parse_authorization(authorization: str | None) -> tuple[str, str]:
 
 
 _STORED_KEY = select(
-    ApiKeyRow.key_hash, ApiKeyRow.subject, ApiKeyRow.role, ApiKeyRow.revoked_at
-).where(ApiKeyRow.prefix == bindparam("prefix"))
+    col(ApiKeyRow.key_hash), col(ApiKeyRow.subject), col(ApiKeyRow.role), col(ApiKeyRow.revoked_at)
+).where(col(ApiKeyRow.prefix) == bindparam("prefix"))
 
 
 def stored_key(executor: Session | Connection, prefix: str) -> StoredKey | None:
@@ -163,7 +164,7 @@ class KeyCache:
 
 def revoke_key(session: Session, prefix: str, now: datetime) -> bool:
     """Revoke the key with `prefix`; False if there is none."""
-    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
+    row = session.scalars(select(ApiKeyRow).where(col(ApiKeyRow.prefix) == prefix)).one_or_none()
     if row is None:
         return False
     if row.revoked_at is None:
@@ -173,7 +174,7 @@ def revoke_key(session: Session, prefix: str, now: datetime) -> bool:
 
 def key_row(session: Session, prefix: str) -> ApiKeyRow:
     """The stored key with id `prefix` (hash only), or NotFound."""
-    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).one_or_none()
+    row = session.scalars(select(ApiKeyRow).where(col(ApiKeyRow.prefix) == prefix)).one_or_none()
     if row is None:
         raise NotFound(f"no API key with id {prefix!r}; ids are the part after rk_ in a key")
     return row
@@ -190,16 +191,18 @@ def key_page(
     """Keys newest first, optionally of one role or subject; `after` is a page cursor."""
     query = select(ApiKeyRow)
     if role is not None:
-        query = query.where(ApiKeyRow.role == role.value)
+        query = query.where(col(ApiKeyRow.role) == role.value)
     if subject is not None:
-        query = query.where(ApiKeyRow.subject == subject)
+        query = query.where(col(ApiKeyRow.subject) == subject)
     if after is not None:
-        query = query.where(ApiKeyRow.id < _decode_cursor(after))
-    rows = list(session.scalars(query.order_by(ApiKeyRow.id.desc()).limit(limit + 1)))
+        query = query.where(col(ApiKeyRow.id) < _decode_cursor(after))
+    rows = list(session.scalars(query.order_by(col(ApiKeyRow.id).desc()).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    return rows, _encode_cursor(rows[-1].id)
+    last = rows[-1].id
+    assert last is not None  # a row read from the table: the database numbered it
+    return rows, _encode_cursor(last)
 
 
 # A page cursor: "k" and the last key's id, at most nine digits (the id column is 32-bit).

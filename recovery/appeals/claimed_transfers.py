@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlmodel import col
 
 from recovery.db.tables import ClaimedTransferRow
 from recovery.domain.case import Case
@@ -14,9 +15,9 @@ from recovery.domain.case import Case
 _RELEASE = (
     update(ClaimedTransferRow)
     .where(
-        ClaimedTransferRow.case_id == bindparam("b_case_id"),
-        ClaimedTransferRow.log_index == bindparam("b_log_index"),
-        ClaimedTransferRow.released_at.is_(None),
+        col(ClaimedTransferRow.case_id) == bindparam("b_case_id"),
+        col(ClaimedTransferRow.log_index) == bindparam("b_log_index"),
+        col(ClaimedTransferRow.released_at).is_(None),
     )
     .values(released_at=bindparam("b_released_at"))
 )
@@ -37,9 +38,9 @@ def sync_claims(connection: Connection, cases: Sequence[Case], *, new: bool = Fa
     ids = [] if new else [case.id for case in cases]
     for start in range(0, len(ids), 500):
         rows = connection.execute(
-            select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index).where(
-                ClaimedTransferRow.case_id.in_(ids[start : start + 500]),
-                ClaimedTransferRow.released_at.is_(None),
+            select(col(ClaimedTransferRow.case_id), col(ClaimedTransferRow.log_index)).where(
+                col(ClaimedTransferRow.case_id).in_(ids[start : start + 500]),
+                col(ClaimedTransferRow.released_at).is_(None),
             )
         )
         for case_id, log_index in rows:
@@ -73,15 +74,15 @@ def sync_claims(connection: Connection, cases: Sequence[Case], *, new: bool = Fa
 
 
 _HOLDER = (
-    select(ClaimedTransferRow.case_id, ClaimedTransferRow.log_index)
+    select(col(ClaimedTransferRow.case_id), col(ClaimedTransferRow.log_index))
     .where(
-        ClaimedTransferRow.network == bindparam("network"),
-        ClaimedTransferRow.tx_hash == bindparam("tx_hash"),
-        ClaimedTransferRow.deposit_address == bindparam("deposit_address"),
-        ClaimedTransferRow.log_index.in_(bindparam("log_indexes", expanding=True)),
-        ClaimedTransferRow.released_at.is_(None),
+        col(ClaimedTransferRow.network) == bindparam("network"),
+        col(ClaimedTransferRow.tx_hash) == bindparam("tx_hash"),
+        col(ClaimedTransferRow.deposit_address) == bindparam("deposit_address"),
+        col(ClaimedTransferRow.log_index).in_(bindparam("log_indexes", expanding=True)),
+        col(ClaimedTransferRow.released_at).is_(None),
     )
-    .order_by(ClaimedTransferRow.log_index)
+    .order_by(col(ClaimedTransferRow.log_index))
     .limit(1)
 )
 

@@ -7,9 +7,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.appeals import transition_log
 from recovery.appeals.claimed_transfers import holder_of, sync_claims
@@ -59,7 +60,7 @@ def event_values(event: CaseEvent) -> dict[str, object]:
 
 
 # Built once and run on the connection (Core, not the ORM): no flush, no per-call build.
-_INSERT_CASE = insert(CaseRow).returning(CaseRow.number)
+_INSERT_CASE = insert(CaseRow).returning(col(CaseRow.number))
 _INSERT_EVENTS = insert(CaseEventRow)
 
 
@@ -76,19 +77,19 @@ def write_events(session: Session, cases: Sequence[Case]) -> None:
 
 # Reads select the table's columns, not the mapped class: plain rows, no ORM objects to
 # build and track (a page of 50 cases costs a third less that way).
-CASE_COLUMNS = select(CaseRow.__table__)
+CASE_COLUMNS = select(inspect(CaseRow).local_table)
 
 
-_BY_ID = CASE_COLUMNS.where(CaseRow.id == bindparam("case_id"))
+_BY_ID = CASE_COLUMNS.where(col(CaseRow.id) == bindparam("case_id"))
 # The other live cases on one token to one deposit address in one transaction.
 _LIVE_ON_TRANSACTION = CASE_COLUMNS.where(
-    CaseRow.network == bindparam("network"),
-    CaseRow.tx_hash == bindparam("tx_hash"),
-    CaseRow.token == bindparam("token"),
-    CaseRow.deposit_address == bindparam("deposit_address"),
-    CaseRow.status.not_in([s.value for s in RELEASED_STATES]),
-    CaseRow.id != bindparam("case_id"),
-).order_by(CaseRow.number)
+    col(CaseRow.network) == bindparam("network"),
+    col(CaseRow.tx_hash) == bindparam("tx_hash"),
+    col(CaseRow.token) == bindparam("token"),
+    col(CaseRow.deposit_address) == bindparam("deposit_address"),
+    col(CaseRow.status).not_in([s.value for s in RELEASED_STATES]),
+    col(CaseRow.id) != bindparam("case_id"),
+).order_by(col(CaseRow.number))
 
 
 @cache
@@ -99,14 +100,14 @@ def _page_statement(
     statement costs more than running it does."""
     query = CASE_COLUMNS
     if claimant:
-        query = query.where(CaseRow.claimant == bindparam("claimant"))
+        query = query.where(col(CaseRow.claimant) == bindparam("claimant"))
     if status:
-        query = query.where(CaseRow.status == bindparam("status"))
+        query = query.where(col(CaseRow.status) == bindparam("status"))
     if case_type:
-        query = query.where(CaseRow.case_type == bindparam("case_type"))
+        query = query.where(col(CaseRow.case_type) == bindparam("case_type"))
     if before_number:
-        query = query.where(CaseRow.number < bindparam("before_number"))
-    return query.order_by(CaseRow.number.desc()).limit(bindparam("limit"))
+        query = query.where(col(CaseRow.number) < bindparam("before_number"))
+    return query.order_by(col(CaseRow.number).desc()).limit(bindparam("limit"))
 
 
 class CaseReads:
@@ -263,7 +264,7 @@ class CaseRepository:
         values["log_indexes"] = list(case.log_indexes)
         result = self.session.execute(
             update(CaseRow)
-            .where(CaseRow.id == case.id, CaseRow.version == case.version)
+            .where(col(CaseRow.id) == case.id, col(CaseRow.version) == case.version)
             .values(**values, version=case.version + 1, last_seq=case.last_seq)
             .execution_options(synchronize_session=False)
         )
@@ -318,7 +319,9 @@ class CaseRepository:
     def events(self, case_id: str) -> list[CaseEvent]:
         """The case's events, oldest first."""
         rows = self.session.scalars(
-            select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+            select(CaseEventRow)
+            .where(col(CaseEventRow.case_id) == case_id)
+            .order_by(col(CaseEventRow.seq))
         )
         return [_to_event(row) for row in rows]
 
@@ -360,19 +363,21 @@ class CaseRepository:
         """Make the scheduler check this case at its next cycle."""
         self.session.execute(
             update(CaseRow)
-            .where(CaseRow.id == case_id)
+            .where(col(CaseRow.id) == case_id)
             .values(next_check_at=now)
             .execution_options(synchronize_session=False)
         )
 
     def count_by_status(self) -> dict[str, int]:
         """How many cases stand in each state."""
-        rows = self.session.execute(select(CaseRow.status, func.count()).group_by(CaseRow.status))
+        rows = self.session.execute(
+            select(col(CaseRow.status), func.count()).group_by(col(CaseRow.status))
+        )
         return dict(rows)
 
     def by_ids(self, case_ids: Sequence[str]) -> list[Case]:
         """The cases with these ids."""
-        rows = self.session.execute(CASE_COLUMNS.where(CaseRow.id.in_(case_ids)))
+        rows = self.session.execute(CASE_COLUMNS.where(col(CaseRow.id).in_(case_ids)))
         return [_to_case(row) for row in rows]
 
 

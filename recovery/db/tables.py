@@ -1,62 +1,67 @@
-"""The tables. Domain objects are mapped to and from rows in the repositories."""
+"""The tables, as SQLModel table classes; repositories map domain objects to and from rows.
+
+Every column names its SQL type (`sa_type`), as the migrations have it: SQLModel would
+otherwise pick one from the annotation (`str` as a VARCHAR of no length). Nullability
+follows the annotation (`X | None` is nullable), as it did with `Mapped[...]`.
+
+Unlike a declarative row, a SQLModel row built in Python sets every field that has a
+default, so the INSERT names the column with that value instead of leaving it out. For a
+`None` default that is SQL NULL, the same as leaving it out, except in a plain `JSON`
+column, which writes JSON `null` (see `CaseRow.approvals`). Unknown keyword arguments are
+dropped without an error (mypy catches them), and rows compare by value, not identity.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
 
 from recovery.db.types import Amount, UTCDateTime
+
+# The metadata of every table: what the migrations are checked against.
+metadata = SQLModel.metadata
 
 # A claim on a transfer that no case has let go of yet.
 _LIVE_CLAIM = "released_at IS NULL"
 
+# An integer primary key the database numbers; None until the row is inserted.
+_SERIAL = {"autoincrement": True}
 
-class Base(DeclarativeBase):
-    """Declarative base of every table."""
 
-
-class ApiKeyRow(Base):
+class ApiKeyRow(SQLModel, table=True):
     """An API key, stored as a SHA-256 hash; the key itself is shown once at creation."""
 
     __tablename__ = "api_keys"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    prefix: Mapped[str] = mapped_column(String(16), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16))
-    subject: Mapped[str] = mapped_column(String(128), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    prefix: str = Field(sa_type=String(16), unique=True)
+    key_hash: str = Field(sa_type=String(64))
+    role: str = Field(sa_type=String(16))
+    subject: str = Field(sa_type=String(128), index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
-class DepositAddressRow(Base):
+class DepositAddressRow(SQLModel, table=True):
     """A deposit address the exchange controls, who owns it and where it was opened."""
 
     __tablename__ = "deposit_addresses"
 
-    address: Mapped[str] = mapped_column(String(128), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(128), index=True)
-    networks: Mapped[list[str]] = mapped_column(JSON)
+    address: str = Field(primary_key=True, sa_type=String(128))
+    owner: str = Field(sa_type=String(128), index=True)
+    networks: list[str] = Field(sa_type=JSON)
     # BIP-44 index of its key in the service's HD wallet (m/44'/60'/0'/0/<index>).
-    hd_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hd_index: int | None = Field(default=None, sa_type=Integer)
+    created_by: str = Field(sa_type=String(128))
+    created_at: datetime = Field(sa_type=UTCDateTime())
 
 
-class CaseRow(Base):
+class CaseRow(SQLModel, table=True):
     """One appeal."""
 
     __tablename__ = "cases"
@@ -71,54 +76,59 @@ class CaseRow(Base):
         Index("ix_cases_queue_network", "status", "network", "updated_at", "number"),
     )
 
-    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(36), unique=True)
-    claimant: Mapped[str] = mapped_column(String(128))
-    case_type: Mapped[str] = mapped_column(String(32))
-    network: Mapped[str] = mapped_column(String(64))
-    opened_for: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    tx_hash: Mapped[str] = mapped_column(String(128))
-    token: Mapped[str] = mapped_column(String(128))
-    deposit_address: Mapped[str] = mapped_column(String(128))
-    refund_address: Mapped[str] = mapped_column(String(128))
-    claimed_amount: Mapped[int | None] = mapped_column(Amount(), nullable=True)
-    status: Mapped[str] = mapped_column(String(32))
-    version: Mapped[int] = mapped_column(Integer, default=0)
-    last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    # The first of `log_indexes`, kept for readers of the single-transfer schema.
-    log_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # The Transfer logs the appeal named (None: every transfer of its token to its address).
-    named_log_indexes: Mapped[list[int] | None] = mapped_column(
-        JSON(none_as_null=True), nullable=True
+    number: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
     )
+    id: str = Field(sa_type=String(36), unique=True)
+    claimant: str = Field(sa_type=String(128))
+    case_type: str = Field(sa_type=String(32))
+    network: str = Field(sa_type=String(64))
+    opened_for: str | None = Field(default=None, sa_type=String(64))
+    tx_hash: str = Field(sa_type=String(128))
+    token: str = Field(sa_type=String(128))
+    deposit_address: str = Field(sa_type=String(128))
+    refund_address: str = Field(sa_type=String(128))
+    claimed_amount: int | None = Field(default=None, sa_type=Amount())
+    status: str = Field(sa_type=String(32))
+    version: int = Field(default=0, sa_type=Integer)
+    last_seq: int = Field(default=0, sa_type=Integer)
+    # The first of `log_indexes`, kept for readers of the single-transfer schema.
+    log_index: int | None = Field(default=None, sa_type=Integer)
+    # The Transfer logs the appeal named (None: every transfer of its token to its address).
+    named_log_indexes: list[int] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     # The transfers the case covers: found on chain, or named (native value: -1).
-    log_indexes: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
-    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    log_indexes: list[int] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # Plain JSON: a None given for these is JSON `null`, as `CaseRepository.add` has always
+    # written them for a case not yet verified.
+    facts: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    verdict: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     # The verdict's value in millionths of the quote currency, for the queue's value bands.
-    value_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    policy_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    value_micros: int | None = Field(default=None, sa_type=BigInteger)
+    policy_version: str | None = Field(default=None, sa_type=String(128))
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    updated_at: datetime = Field(sa_type=UTCDateTime())
     # Work claims by scheduler processes (a lapsed lease may be taken by another).
-    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    lease_owner: str | None = Field(default=None, sa_type=String(64))
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
     # Why the last check could not finish (an RPC outage, say); shown to the user.
-    check_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    check_note: str | None = Field(default=None, sa_type=Text)
     # Review: the open quote, its deadline, proof of ownership, reviewers, questions.
-    quote_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    proof_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    proven_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    review_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    approvals: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    question: Mapped[str | None] = mapped_column(Text, nullable=True)
-    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    quote_id: str | None = Field(default=None, sa_type=String(40))
+    deadline_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    proof_nonce: str | None = Field(default=None, sa_type=String(64))
+    proven_by: str | None = Field(default=None, sa_type=String(128))
+    reviewer: str | None = Field(default=None, sa_type=String(128))
+    review_claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # A new case has no approvals: SQL NULL, as `CaseRepository.add` leaves it (its INSERT
+    # names no approvals). A row built here sets the default None, which plain JSON would
+    # write as JSON null. Saves always write a list.
+    approvals: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    question: str | None = Field(default=None, sa_type=Text)
+    answer: str | None = Field(default=None, sa_type=Text)
 
 
-class ClaimedTransferRow(Base):
+class ClaimedTransferRow(SQLModel, table=True):
     """One on-chain transfer a case claims: a `Transfer` log, or a transaction's native value.
 
     A transfer backs at most one live case: a claim is live until its case is released
@@ -143,99 +153,103 @@ class ClaimedTransferRow(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    network: Mapped[str] = mapped_column(String(64))
-    tx_hash: Mapped[str] = mapped_column(String(128))
-    deposit_address: Mapped[str] = mapped_column(String(128))
-    log_index: Mapped[int] = mapped_column(Integer)
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    case_id: str = Field(sa_type=String(36), foreign_key="cases.id", index=True)
+    network: str = Field(sa_type=String(64))
+    tx_hash: str = Field(sa_type=String(128))
+    deposit_address: str = Field(sa_type=String(128))
+    log_index: int = Field(sa_type=Integer)
+    claimed_at: datetime = Field(sa_type=UTCDateTime())
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
-class CaseEventRow(Base):
+class CaseEventRow(SQLModel, table=True):
     """One state change of a case; rows are only ever inserted."""
 
     __tablename__ = "case_events"
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_seq"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    to_status: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(128))
-    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    detail: Mapped[str] = mapped_column(Text)
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    case_id: str = Field(sa_type=String(36), foreign_key="cases.id", index=True)
+    seq: int = Field(sa_type=Integer)
+    from_status: str | None = Field(default=None, sa_type=String(32))
+    to_status: str = Field(sa_type=String(32))
+    actor: str = Field(sa_type=String(128))
+    reason_code: str | None = Field(default=None, sa_type=String(64))
+    detail: str = Field(sa_type=Text)
     # What the claimant reads when staff acted (a rejection note, a question); else null.
-    message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime())
 
 
-class IdempotencyKeyRow(Base):
+class IdempotencyKeyRow(SQLModel, table=True):
     """Remembers which case an `Idempotency-Key` created, and for which body."""
 
     __tablename__ = "idempotency_keys"
 
-    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    owner: str = Field(primary_key=True, sa_type=String(128))
+    key: str = Field(primary_key=True, sa_type=String(128))
+    request_hash: str = Field(sa_type=String(64))
+    case_id: str = Field(sa_type=String(36), foreign_key="cases.id")
+    created_at: datetime = Field(sa_type=UTCDateTime())
 
 
-class QuoteRow(Base):
+class QuoteRow(SQLModel, table=True):
     """A fee quote issued to a case; accepted, superseded or left to expire."""
 
     __tablename__ = "quotes"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
-    gross_amount: Mapped[int] = mapped_column(Amount())
-    fee_amount: Mapped[int] = mapped_column(Amount())
-    net_amount: Mapped[int] = mapped_column(Amount())
-    body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16))  # open | accepted | superseded
+    id: str = Field(primary_key=True, sa_type=String(40))
+    case_id: str = Field(sa_type=String(36), foreign_key="cases.id", index=True)
+    issued_at: datetime = Field(sa_type=UTCDateTime())
+    valid_until: datetime = Field(sa_type=UTCDateTime())
+    gross_amount: int = Field(sa_type=Amount())
+    fee_amount: int = Field(sa_type=Amount())
+    net_amount: int = Field(sa_type=Amount())
+    body: dict[str, Any] = Field(sa_type=JSON)
+    state: str = Field(sa_type=String(16))  # open | accepted | superseded
 
 
-class PayoutRow(Base):
+class PayoutRow(SQLModel, table=True):
     """The refund of one case: frozen at approval, sent by the payout engine."""
 
     __tablename__ = "payouts"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), unique=True)
-    network: Mapped[str] = mapped_column(String(64))
-    token: Mapped[str] = mapped_column(String(128))
-    source: Mapped[str] = mapped_column(String(128))
-    destination: Mapped[str] = mapped_column(String(128))
-    amount: Mapped[int] = mapped_column(Amount())
-    fee_amount: Mapped[int] = mapped_column(Amount())
-    quote_id: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    id: str = Field(primary_key=True, sa_type=String(36))
+    case_id: str = Field(sa_type=String(36), foreign_key="cases.id", unique=True)
+    network: str = Field(sa_type=String(64))
+    token: str = Field(sa_type=String(128))
+    source: str = Field(sa_type=String(128))
+    destination: str = Field(sa_type=String(128))
+    amount: int = Field(sa_type=Amount())
+    fee_amount: int = Field(sa_type=Amount())
+    quote_id: str = Field(sa_type=String(40))
+    created_at: datetime = Field(sa_type=UTCDateTime())
     # The one nonce of this payout, set once in the transaction that first signs it;
     # every later signing (a fee bump, a re-sign after an operator's decision) reuses it.
-    nonce: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    nonce: int | None = Field(default=None, sa_type=Integer)
     # What the chain shows arrived at the destination, once a transfer is mined.
-    delivered_amount: Mapped[int | None] = mapped_column(Amount(), nullable=True)
-    delivered_tx: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    delivered_block: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    delivered_block_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    delivered_amount: int | None = Field(default=None, sa_type=Amount())
+    delivered_tx: str | None = Field(default=None, sa_type=String(80))
+    delivered_block: int | None = Field(default=None, sa_type=Integer)
+    delivered_block_hash: str | None = Field(default=None, sa_type=String(80))
     # When the delivering block became final (finalized tag, or the policy's depth).
-    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    final_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     # When the chain was found to show neither this payout nor its deposit any more (a
     # reset devnet, a reorg deeper than both): nothing of it is ever sent again.
-    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    orphaned_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     # The contract whose Transfer logs show the payout, when it is not `token` (a token
     # reached through a front contract).
-    log_token: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    log_token: str | None = Field(default=None, sa_type=String(128))
     # The admin who asked to send a settled payout again; a second admin must confirm.
-    retry_requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    retry_requested_by: str | None = Field(default=None, sa_type=String(128))
 
 
-class PayoutTransactionRow(Base):
+class PayoutTransactionRow(SQLModel, table=True):
     """A signed transaction of a payout, stored before it is broadcast.
 
     A fee bump is another row with the same sender and nonce; the payout is done when
@@ -245,35 +259,40 @@ class PayoutTransactionRow(Base):
     __tablename__ = "payout_transactions"
     __table_args__ = (UniqueConstraint("tx_hash", name="uq_payout_transactions_hash"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    payout_id: Mapped[str] = mapped_column(ForeignKey("payouts.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # gas_topup | transfer
-    sender: Mapped[str] = mapped_column(String(128))
-    nonce: Mapped[int] = mapped_column(Integer)
-    tx_hash: Mapped[str] = mapped_column(String(80))
-    raw: Mapped[str] = mapped_column(Text)
-    fees: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    broadcast_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    payout_id: str = Field(sa_type=String(36), foreign_key="payouts.id", index=True)
+    kind: str = Field(sa_type=String(16))  # gas_topup | transfer
+    sender: str = Field(sa_type=String(128))
+    nonce: int = Field(sa_type=Integer)
+    tx_hash: str = Field(sa_type=String(80))
+    raw: str = Field(sa_type=Text)
+    fees: dict[str, Any] = Field(sa_type=JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    broadcast_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     # The last node refusal of this exact transaction (e.g. "insufficient funds").
-    broadcast_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    broadcast_error: str | None = Field(default=None, sa_type=Text)
     # The recipient of the transaction (for a top-up, the deposit address).
-    recipient: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    # Gas-wallet top-ups are tracked on their own: pending | mined | abandoned.
-    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    recipient: str | None = Field(default=None, sa_type=String(128))
+    # Gas-wallet top-ups are tracked on their own: pending | mined | abandoned. The server
+    # default is for rows written by SQL that names no state (the migration's old rows).
+    state: str = Field(
+        default="pending", sa_type=String(16), sa_column_kwargs={"server_default": "pending"}
+    )
 
 
-class NonceRow(Base):
+class NonceRow(SQLModel, table=True):
     """The next nonce of a sending address on a network; one writer per address."""
 
     __tablename__ = "nonces"
 
-    network: Mapped[str] = mapped_column(String(64), primary_key=True)
-    address: Mapped[str] = mapped_column(String(128), primary_key=True)
-    next_nonce: Mapped[int] = mapped_column(Integer)
+    network: str = Field(primary_key=True, sa_type=String(64))
+    address: str = Field(primary_key=True, sa_type=String(128))
+    next_nonce: int = Field(sa_type=Integer)
 
 
-class LedgerEntryRow(Base):
+class LedgerEntryRow(SQLModel, table=True):
     """Money the service booked on a case: the fee of a delivered payout, and gas spent.
 
     `fee` is written when a payout is delivered (and removed again if its block is
@@ -284,10 +303,12 @@ class LedgerEntryRow(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (UniqueConstraint("case_id", "kind", name="uq_ledger_case_kind"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    network: Mapped[str] = mapped_column(String(64))
-    token: Mapped[str] = mapped_column(String(128))
-    amount: Mapped[int] = mapped_column(Amount())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    case_id: str = Field(sa_type=String(36), foreign_key="cases.id", index=True)
+    kind: str = Field(sa_type=String(16))
+    network: str = Field(sa_type=String(64))
+    token: str = Field(sa_type=String(128))
+    amount: int = Field(sa_type=Amount())
+    created_at: datetime = Field(sa_type=UTCDateTime())

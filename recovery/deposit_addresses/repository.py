@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.db.tables import DepositAddressRow
 
@@ -25,5 +26,5 @@ class DepositAddressRepository:
 
     def of_owner(self, owner: str) -> list[DepositAddressRow]:
         """Every address registered to `owner`."""
-        query = select(DepositAddressRow).where(DepositAddressRow.owner == owner)
-        return list(self.session.scalars(query.order_by(DepositAddressRow.created_at)))
+        query = select(DepositAddressRow).where(col(DepositAddressRow.owner) == owner)
+        return list(self.session.scalars(query.order_by(col(DepositAddressRow.created_at))))

@@ -31,6 +31,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
@@ -246,8 +247,8 @@ class PayoutEngine(Finality):
             session.execute(
                 update(PayoutTransactionRow)
                 .where(
-                    PayoutTransactionRow.payout_id == payout.id,
-                    PayoutTransactionRow.kind == "transfer",
+                    col(PayoutTransactionRow.payout_id) == payout.id,
+                    col(PayoutTransactionRow.kind) == "transfer",
                 )
                 .values(kind="failed_transfer")
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
+from sqlmodel import col
 
 from recovery.appeals.repository import CaseRepository
 from recovery.db.tables import (
@@ -108,7 +109,7 @@ class Finality(Tracking):
             facts.pop("payout", None)
             case.facts = facts
             repository.save(case)
-            session.execute(delete(LedgerEntryRow).where(LedgerEntryRow.case_id == case_id))
+            session.execute(delete(LedgerEntryRow).where(col(LedgerEntryRow.case_id) == case_id))
             row = session.get(PayoutRow, payout.id)
             assert row is not None
             row.delivered_amount = None

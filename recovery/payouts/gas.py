@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from chains.evm.adapter import EvmAdapter
 from chains.evm.payout import (
@@ -175,14 +176,14 @@ class GasTopUps(PayoutSteps):
         rows = list(
             session.scalars(
                 select(PayoutTransactionRow)
-                .join(PayoutRow, PayoutRow.id == PayoutTransactionRow.payout_id)
+                .join(PayoutRow, col(PayoutRow.id) == col(PayoutTransactionRow.payout_id))
                 .where(
-                    PayoutRow.network == network,
-                    PayoutTransactionRow.kind == "gas_topup",
-                    PayoutTransactionRow.state == "pending",
-                    func.lower(PayoutTransactionRow.recipient) == address.lower(),
+                    col(PayoutRow.network) == network,
+                    col(PayoutTransactionRow.kind) == "gas_topup",
+                    col(PayoutTransactionRow.state) == "pending",
+                    func.lower(col(PayoutTransactionRow.recipient)) == address.lower(),
                 )
-                .order_by(PayoutTransactionRow.id)
+                .order_by(col(PayoutTransactionRow.id))
             )
         )
         for row in rows:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.db.tables import CaseRow
 
@@ -21,9 +22,9 @@ def hold(session: Session, case_id: str, *, owner: str, now: datetime, lease: ti
     result = session.execute(
         update(CaseRow)
         .where(
-            CaseRow.id == case_id,
-            CaseRow.lease_owner == owner,
-            CaseRow.lease_until >= now,
+            col(CaseRow.id) == case_id,
+            col(CaseRow.lease_owner) == owner,
+            col(CaseRow.lease_until) >= now,
         )
         .values(lease_until=now + lease)
         .execution_options(synchronize_session=False)

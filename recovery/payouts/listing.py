@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
@@ -31,12 +32,12 @@ def payouts(
 ) -> list[PayoutPublic]:
     """The newest payouts, optionally of one case status or network."""
     principal.require(Role.ADMIN)
-    query = select(PayoutRow, CaseRow).join(CaseRow, CaseRow.id == PayoutRow.case_id)
+    query = select(PayoutRow, CaseRow).join(CaseRow, col(CaseRow.id) == col(PayoutRow.case_id))
     if status:
-        query = query.where(CaseRow.status == status)
+        query = query.where(col(CaseRow.status) == status)
     if network:
-        query = query.where(PayoutRow.network == network)
-    rows = session.execute(query.order_by(PayoutRow.created_at.desc()).limit(limit)).all()
+        query = query.where(col(PayoutRow.network) == network)
+    rows = session.execute(query.order_by(col(PayoutRow.created_at).desc()).limit(limit)).all()
     return [_public(session, policy, payout, case) for payout, case in rows]
 
 
@@ -45,8 +46,8 @@ def payout(session: Session, policy: Policy, principal: Principal, case_id: str)
     principal.require(Role.ADMIN)
     row = session.execute(
         select(PayoutRow, CaseRow)
-        .join(CaseRow, CaseRow.id == PayoutRow.case_id)
-        .where(PayoutRow.case_id == case_id)
+        .join(CaseRow, col(CaseRow.id) == col(PayoutRow.case_id))
+        .where(col(PayoutRow.case_id) == case_id)
     ).one_or_none()
     if row is None:
         raise CaseNotFound(f"no payout for case {case_id}; a case has one once it is approved")
@@ -57,8 +58,8 @@ def _public(session: Session, policy: Policy, payout: PayoutRow, case: CaseRow) 
     network = policy.networks.get(payout.network)
     transactions = session.scalars(
         select(PayoutTransactionRow)
-        .where(PayoutTransactionRow.payout_id == payout.id)
-        .order_by(PayoutTransactionRow.id)
+        .where(col(PayoutTransactionRow.payout_id) == payout.id)
+        .order_by(col(PayoutTransactionRow.id))
     )
     return PayoutPublic(
         case_id=case.id,
@@ -113,11 +114,11 @@ def gas_wallets(
         pending = session.scalar(
             select(func.count())
             .select_from(PayoutTransactionRow)
-            .join(PayoutRow, PayoutRow.id == PayoutTransactionRow.payout_id)
+            .join(PayoutRow, col(PayoutRow.id) == col(PayoutTransactionRow.payout_id))
             .where(
-                PayoutRow.network == network,
-                PayoutTransactionRow.kind == "gas_topup",
-                PayoutTransactionRow.state == "pending",
+                col(PayoutRow.network) == network,
+                col(PayoutTransactionRow.kind) == "gas_topup",
+                col(PayoutTransactionRow.state) == "pending",
             )
         )
         try:

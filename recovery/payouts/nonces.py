@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.db.tables import CaseRow, NonceRow, PayoutRow, PayoutTransactionRow
 from recovery.domain.states import CaseStatus
@@ -105,9 +106,9 @@ def allocate_nonce(
         changed = session.execute(
             update(NonceRow)
             .where(
-                NonceRow.network == network,
-                NonceRow.address == key,
-                NonceRow.next_nonce == current,
+                col(NonceRow.network) == network,
+                col(NonceRow.address) == key,
+                col(NonceRow.next_nonce) == current,
             )
             .values(next_nonce=start + 1)
             .execution_options(synchronize_session=False)
@@ -202,23 +203,23 @@ def gap_transactions(
     rows = session.execute(
         select(
             PayoutTransactionRow,
-            CaseRow.status,
-            PayoutRow.final_at,
-            PayoutRow.orphaned_at,
-            PayoutRow.delivered_block,
+            col(CaseRow.status),
+            col(PayoutRow.final_at),
+            col(PayoutRow.orphaned_at),
+            col(PayoutRow.delivered_block),
         )
-        .join(PayoutRow, PayoutRow.id == PayoutTransactionRow.payout_id)
-        .join(CaseRow, CaseRow.id == PayoutRow.case_id)
+        .join(PayoutRow, col(PayoutRow.id) == col(PayoutTransactionRow.payout_id))
+        .join(CaseRow, col(CaseRow.id) == col(PayoutRow.case_id))
         .where(
-            PayoutRow.network == network,
-            func.lower(PayoutTransactionRow.sender) == address.lower(),
-            PayoutTransactionRow.nonce >= low,
-            PayoutTransactionRow.nonce < high,
-            PayoutTransactionRow.state != "abandoned",
+            col(PayoutRow.network) == network,
+            func.lower(col(PayoutTransactionRow.sender)) == address.lower(),
+            col(PayoutTransactionRow.nonce) >= low,
+            col(PayoutTransactionRow.nonce) < high,
+            col(PayoutTransactionRow.state) != "abandoned",
             # Given up on only once its nonce was used for good: it can never land.
-            PayoutTransactionRow.kind != "failed_transfer",
+            col(PayoutTransactionRow.kind) != "failed_transfer",
         )
-        .order_by(PayoutTransactionRow.nonce, PayoutTransactionRow.id.desc())
+        .order_by(col(PayoutTransactionRow.nonce), col(PayoutTransactionRow.id).desc())
     ).all()
     seen: set[tuple[str, int]] = set()
     found: list[tuple[GapTransaction, str]] = []

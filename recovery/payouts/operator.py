@@ -22,6 +22,7 @@ from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
@@ -123,7 +124,9 @@ def resolve(
             f"case {case.reference} is {case.status}; operators settle only quarantined or "
             "payout_failed payouts (the engine is still tracking this one, or it is done)"
         )
-    payout = session.scalars(select(PayoutRow).where(PayoutRow.case_id == case.id)).one_or_none()
+    payout = session.scalars(
+        select(PayoutRow).where(col(PayoutRow.case_id) == case.id)
+    ).one_or_none()
     if payout is None:
         raise InvalidInput(f"case {case.reference} has no payout to resolve")
     adapter = adapters.get(payout.network)
@@ -137,10 +140,10 @@ def resolve(
         session.scalars(
             select(PayoutTransactionRow)
             .where(
-                PayoutTransactionRow.payout_id == payout.id,
-                PayoutTransactionRow.kind == "transfer",
+                col(PayoutTransactionRow.payout_id) == payout.id,
+                col(PayoutTransactionRow.kind) == "transfer",
             )
-            .order_by(PayoutTransactionRow.id)
+            .order_by(col(PayoutTransactionRow.id))
         )
     )
     try:
@@ -295,8 +298,8 @@ def _retry(
     session.execute(
         update(PayoutTransactionRow)
         .where(
-            PayoutTransactionRow.payout_id == payout.id,
-            PayoutTransactionRow.kind == "transfer",
+            col(PayoutTransactionRow.payout_id) == payout.id,
+            col(PayoutTransactionRow.kind) == "transfer",
         )
         .values(kind="failed_transfer")
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from chains.evm.adapter import EvmAdapter
 from chains.evm.payout import TransferSimulation
@@ -115,21 +116,21 @@ def holdings(session: Session, adapter: EvmAdapter, claim: Claim) -> Holdings:
     )
     rows = session.execute(
         select(
-            CaseRow.number,
-            CaseRow.status,
-            CaseRow.facts,
-            PayoutRow.amount,
-            PayoutRow.fee_amount,
-            PayoutRow.nonce,
+            col(CaseRow.number),
+            col(CaseRow.status),
+            col(CaseRow.facts),
+            col(PayoutRow.amount),
+            col(PayoutRow.fee_amount),
+            col(PayoutRow.nonce),
         )
-        .outerjoin(PayoutRow, PayoutRow.case_id == CaseRow.id)
+        .outerjoin(PayoutRow, col(PayoutRow.case_id) == col(CaseRow.id))
         .where(
-            CaseRow.network == claim.network,
-            func.lower(CaseRow.deposit_address) == claim.deposit_address.lower(),
-            CaseRow.id != claim.case_id,
-            CaseRow.status.in_((*_HOLDING, *IN_FLIGHT)),
+            col(CaseRow.network) == claim.network,
+            func.lower(col(CaseRow.deposit_address)) == claim.deposit_address.lower(),
+            col(CaseRow.id) != claim.case_id,
+            col(CaseRow.status).in_((*_HOLDING, *IN_FLIGHT)),
         )
-        .order_by(CaseRow.number)
+        .order_by(col(CaseRow.number))
     ).all()
     ahead: list[tuple[str, int]] = []
     in_flight: list[str] = []

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.appeals.repository import CaseRepository
 from recovery.db.tables import LedgerEntryRow, PayoutRow
@@ -87,7 +88,9 @@ def book(
 ) -> None:
     """Write one ledger entry of the case, replacing an earlier one of the same kind."""
     session.execute(
-        delete(LedgerEntryRow).where(LedgerEntryRow.case_id == case_id, LedgerEntryRow.kind == kind)
+        delete(LedgerEntryRow).where(
+            col(LedgerEntryRow.case_id) == case_id, col(LedgerEntryRow.kind) == kind
+        )
     )
     session.add(
         LedgerEntryRow(

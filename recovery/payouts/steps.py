@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from chains.evm.adapter import EvmAdapter
 from chains.evm.payout import (
@@ -239,7 +240,7 @@ class PayoutSteps:
         return adapter
 
     def _payout(self, session: Session, case_id: str) -> PayoutRow:
-        payout = session.scalars(select(PayoutRow).where(PayoutRow.case_id == case_id)).one()
+        payout = session.scalars(select(PayoutRow).where(col(PayoutRow.case_id) == case_id)).one()
         session.expunge(payout)
         return payout
 
@@ -248,10 +249,10 @@ class PayoutSteps:
             session.scalars(
                 select(PayoutTransactionRow)
                 .where(
-                    PayoutTransactionRow.payout_id == payout_id,
-                    PayoutTransactionRow.kind == "transfer",
+                    col(PayoutTransactionRow.payout_id) == payout_id,
+                    col(PayoutTransactionRow.kind) == "transfer",
                 )
-                .order_by(PayoutTransactionRow.id)
+                .order_by(col(PayoutTransactionRow.id))
             )
         )
         for row in rows:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from chains.errors import ChainError
 from chains.evm.adapter import EvmAdapter
@@ -186,8 +187,8 @@ class Tracking(GasTopUps):
                 row.tx_hash
                 for row in session.scalars(
                     select(PayoutTransactionRow).where(
-                        PayoutTransactionRow.payout_id == payout.id,
-                        PayoutTransactionRow.kind == "gas_topup",
+                        col(PayoutTransactionRow.payout_id) == payout.id,
+                        col(PayoutTransactionRow.kind) == "gas_topup",
                     )
                 )
             ]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from recovery.appeals.repository import CaseRepository
 from recovery.db.engine import Database
@@ -24,11 +25,11 @@ def expire_cycle(database: Database, clock: Callable[[], datetime], limit: int =
     with database.unit_of_work() as session:
         ids = list(
             session.scalars(
-                select(CaseRow.id)
+                select(col(CaseRow.id))
                 .where(
-                    CaseRow.status.in_([CaseStatus.QUOTED.value, CaseStatus.NEEDS_INFO.value]),
-                    CaseRow.deadline_at.is_not(None),
-                    CaseRow.deadline_at <= now,
+                    col(CaseRow.status).in_([CaseStatus.QUOTED.value, CaseStatus.NEEDS_INFO.value]),
+                    col(CaseRow.deadline_at).is_not(None),
+                    col(CaseRow.deadline_at) <= now,
                 )
                 .limit(limit)
             )

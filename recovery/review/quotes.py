@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies import Policy
 from recovery.access.case_rules import CaseAction
@@ -31,7 +32,7 @@ def issue_quote(session: Session, case: Case, *, now: datetime) -> QuoteRow:
         raise NotQuotable(f"case {case.reference} has no quote: {_summary(case)}")
     session.execute(
         update(QuoteRow)
-        .where(QuoteRow.case_id == case.id, QuoteRow.state.in_(["open", "accepted"]))
+        .where(col(QuoteRow.case_id) == case.id, col(QuoteRow.state).in_(["open", "accepted"]))
         .values(state="superseded")
     )
     row = QuoteRow(
@@ -124,5 +125,5 @@ def requote(
 def accepted_quote(session: Session, case: Case) -> QuoteRow | None:
     """The quote the user accepted for this case, if any."""
     return session.scalars(
-        select(QuoteRow).where(QuoteRow.case_id == case.id, QuoteRow.state == "accepted")
+        select(QuoteRow).where(col(QuoteRow.case_id) == case.id, col(QuoteRow.state) == "accepted")
     ).first()

@@ -8,9 +8,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from policies import Policy
 from recovery.access.case_rules import CaseAction
@@ -107,14 +109,14 @@ def queue(
     (updated_at, number), so a page costs the same at ten thousand cases or a million.
     """
     principal.require(Role.REVIEWER, Role.ADMIN)
-    query = CASE_COLUMNS.where(CaseRow.status == CaseStatus.IN_REVIEW.value)
+    query = CASE_COLUMNS.where(col(CaseRow.status) == CaseStatus.IN_REVIEW.value)
     if filters.network:
-        query = query.where(CaseRow.network == filters.network)
+        query = query.where(col(CaseRow.network) == filters.network)
     if filters.case_type:
-        query = query.where(CaseRow.case_type == filters.case_type)
+        query = query.where(col(CaseRow.case_type) == filters.case_type)
     if filters.older_than:
-        query = query.where(CaseRow.updated_at <= now - filters.older_than)
-    valued = func.coalesce(CaseRow.value_micros, 0)
+        query = query.where(col(CaseRow.updated_at) <= now - filters.older_than)
+    valued = func.coalesce(col(CaseRow.value_micros), 0)
     if filters.min_value is not None:
         query = query.where(valued >= micros(filters.min_value, ROUND_CEILING))
     if filters.max_value is not None:
@@ -123,10 +125,15 @@ def queue(
     if cursor is not None:
         at, number = _after(cursor)
         query = query.where(
-            or_(CaseRow.updated_at > at, and_(CaseRow.updated_at == at, CaseRow.number > number))
+            or_(
+                col(CaseRow.updated_at) > at,
+                and_(col(CaseRow.updated_at) == at, col(CaseRow.number) > number),
+            )
         )
     rows = list(
-        session.execute(query.order_by(CaseRow.updated_at, CaseRow.number).limit(limit + 1))
+        session.execute(
+            query.order_by(col(CaseRow.updated_at), col(CaseRow.number)).limit(limit + 1)
+        )
     )
     cases = [case_from_row(row) for row in rows[:limit]]
     return cases, (_queue_cursor(cases[-1]) if len(rows) > limit else None)
@@ -269,15 +276,29 @@ def _freeze_payout(
 ) -> None:
     """Write down the payout as approved; a case approved again after a reorg reuses it."""
     facts = case.facts or {}
-    payout = session.scalars(select(PayoutRow).where(PayoutRow.case_id == case.id)).one_or_none()
+    # A token reached through a front: the quote's simulation chose the contract to call.
+    token = str(facts.get("payout_token") or facts.get("token", case.token))
+    log_token = facts.get("log_token")
+    terms: dict[str, Any] = {
+        "network": case.network,
+        "token": token,
+        "log_token": str(log_token) if log_token and log_token != token else None,
+        "source": case.deposit_address,
+        "destination": case.refund_address,
+        "amount": amount,
+        "fee_amount": fee,
+        "quote_id": quote_id,
+    }
+    payout = session.scalars(
+        select(PayoutRow).where(col(PayoutRow.case_id) == case.id)
+    ).one_or_none()
     if payout is None:
-        payout = PayoutRow(id=str(uuid.uuid4()), case_id=case.id, created_at=now)
-        session.add(payout)
+        session.add(PayoutRow(id=str(uuid.uuid4()), case_id=case.id, created_at=now, **terms))
     else:
         signed = session.scalars(
-            select(PayoutTransactionRow.tx_hash).where(
-                PayoutTransactionRow.payout_id == payout.id,
-                PayoutTransactionRow.kind == "transfer",
+            select(col(PayoutTransactionRow.tx_hash)).where(
+                col(PayoutTransactionRow.payout_id) == payout.id,
+                col(PayoutTransactionRow.kind) == "transfer",
             )
         ).first()
         if signed is not None:
@@ -285,16 +306,7 @@ def _freeze_payout(
                 f"case {case.reference} already has a signed payout {signed}; an operator "
                 "must settle it before the case is paid again"
             )
-    payout.network = case.network
-    # A token reached through a front: the quote's simulation chose the contract to call.
-    payout.token = str(facts.get("payout_token") or facts.get("token", case.token))
-    log_token = facts.get("log_token")
-    payout.log_token = str(log_token) if log_token and log_token != payout.token else None
-    payout.source = case.deposit_address
-    payout.destination = case.refund_address
-    payout.amount = amount
-    payout.fee_amount = fee
-    payout.quote_id = quote_id
+        payout.sqlmodel_update(terms)
     session.flush()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Update, bindparam, or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from recovery.appeals.claimed_transfers import sync_claims
 from recovery.appeals.repository import MUTABLE_FIELDS, write_events
@@ -41,25 +42,29 @@ def claim_due(
     Due means `next_check_at <= now`, never "changed since the last cycle": a case filed
     or left due while no process ran is found by the next one (catch-up after a restart).
     """
-    free = or_(CaseRow.lease_until.is_(None), CaseRow.lease_until < now)
+    free = or_(col(CaseRow.lease_until).is_(None), col(CaseRow.lease_until) < now)
     due = (
-        CaseRow.next_check_at <= now
+        col(CaseRow.next_check_at) <= now
         if scheduled_only
-        else or_(CaseRow.next_check_at.is_(None), CaseRow.next_check_at <= now)
+        else or_(col(CaseRow.next_check_at).is_(None), col(CaseRow.next_check_at) <= now)
     )
-    query = select(CaseRow.id).where(CaseRow.status.in_([s.value for s in statuses]), due, free)
+    query = select(col(CaseRow.id)).where(
+        col(CaseRow.status).in_([s.value for s in statuses]), due, free
+    )
     if networks is not None:
-        query = query.where(CaseRow.network.in_(sorted(networks)))
+        query = query.where(col(CaseRow.network).in_(sorted(networks)))
     candidates = list(
-        session.scalars(query.order_by(CaseRow.next_check_at, CaseRow.number).limit(limit))
+        session.scalars(
+            query.order_by(col(CaseRow.next_check_at), col(CaseRow.number)).limit(limit)
+        )
     )
     if not candidates:
         return []
     claimed = session.scalars(
         update(CaseRow)
-        .where(CaseRow.id.in_(candidates), free)
+        .where(col(CaseRow.id).in_(candidates), free)
         .values(lease_owner=owner, lease_until=now + lease)
-        .returning(CaseRow.id)
+        .returning(col(CaseRow.id))
         .execution_options(synchronize_session=False)
     )
     return list(claimed)
@@ -73,7 +78,7 @@ def release(session: Session, case_id: str, *, owner: str, next_check_at: dateti
     """
     session.execute(
         update(CaseRow)
-        .where(CaseRow.id == case_id, CaseRow.lease_owner == owner)
+        .where(col(CaseRow.id) == case_id, col(CaseRow.lease_owner) == owner)
         .values(lease_owner=None, lease_until=None, next_check_at=next_check_at)
         .execution_options(synchronize_session=False)
     )
@@ -110,9 +115,9 @@ def record_progress(
         session.connection().execute(
             update(CaseRow)
             .where(
-                CaseRow.id == bindparam("b_id"),
-                CaseRow.version == bindparam("b_version"),
-                CaseRow.lease_owner == owner,
+                col(CaseRow.id) == bindparam("b_id"),
+                col(CaseRow.version) == bindparam("b_version"),
+                col(CaseRow.lease_owner) == owner,
             )
             .values(
                 facts=bindparam("b_facts"),
@@ -149,9 +154,9 @@ def release_many(
     """Give back those of `case_ids` this owner holds; return their ids."""
     released = session.scalars(
         update(CaseRow)
-        .where(CaseRow.id.in_(case_ids), CaseRow.lease_owner == owner)
+        .where(col(CaseRow.id).in_(case_ids), col(CaseRow.lease_owner) == owner)
         .values(lease_owner=None, lease_until=None, next_check_at=next_check_at)
-        .returning(CaseRow.id)
+        .returning(col(CaseRow.id))
         .execution_options(synchronize_session=False)
     )
     return list(released)
@@ -165,9 +170,9 @@ def _save_and_release_statement() -> Update:
     return (
         update(CaseRow)
         .where(
-            CaseRow.id == bindparam("b_id"),
-            CaseRow.version == bindparam("b_version"),
-            CaseRow.lease_owner == bindparam("b_owner"),
+            col(CaseRow.id) == bindparam("b_id"),
+            col(CaseRow.version) == bindparam("b_version"),
+            col(CaseRow.lease_owner) == bindparam("b_owner"),
         )
         .values(
             **{name: bindparam(f"b_{name}") for name in MUTABLE_FIELDS},

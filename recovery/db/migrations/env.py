@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlmodel import SQLModel
 
-from recovery.db.tables import Base
+# Importing the tables registers each of them on SQLModel's one metadata.
+import recovery.db.tables  # noqa: F401
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = SQLModel.metadata
 
 
 def run_migrations() -> None:
