@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 # Importing the tables registers each of them on SQLModel's one metadata.
 import recovery.db.tables  # noqa: F401
+from recovery.db.migrate import COMPARE_OPTIONS
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -17,7 +18,10 @@ def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            **COMPARE_OPTIONS,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -26,7 +30,12 @@ def run_migrations() -> None:
 
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            **COMPARE_OPTIONS,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

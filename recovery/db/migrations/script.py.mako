@@ -4,10 +4,13 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
+## Autogenerate may render SQLModel's own column types (`sqlmodel.sql.sqltypes.AutoString`)
+## for a field declared without `sa_type`; drop whichever import stays unused (ruff F401).
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import recovery.db.types
