@@ -47,16 +47,22 @@ class ApiKeyRow(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
-class DepositAddressRow(SQLModel, table=True):
-    """A deposit address the exchange controls, who owns it and where it was opened."""
-
-    __tablename__ = "deposit_addresses"
+class DepositAddressBase(SQLModel):
+    """A deposit address as it is registered: the fields its table and API schemas share."""
 
     address: str = Field(primary_key=True, sa_type=String(128))
     owner: str = Field(sa_type=String(128), index=True)
     networks: list[str] = Field(sa_type=JSON)
     # BIP-44 index of its key in the service's HD wallet (m/44'/60'/0'/0/<index>).
-    hd_index: int | None = Field(default=None, sa_type=Integer)
+    # No default: the public view always shows it, null or not.
+    hd_index: int | None = Field(sa_type=Integer)
+
+
+class DepositAddressRow(DepositAddressBase, table=True):
+    """A deposit address the exchange controls, who owns it and where it was opened."""
+
+    __tablename__ = "deposit_addresses"
+
     created_by: str = Field(sa_type=String(128))
     created_at: datetime = Field(sa_type=UTCDateTime())
 

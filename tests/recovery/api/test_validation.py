@@ -106,6 +106,30 @@ def test_unknown_status_filter_is_a_422(client: TestClient, alice: dict[str, str
     assert "status" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"colour": "blue"}, "colour: unknown field; remove it"),
+        ({"owner": ""}, "owner: String should have at least 1 character"),
+        ({"owner": "a" * 129}, "owner: String should have at most 128 characters"),
+        ({"networks": []}, "networks: List should have at least 1 item"),
+        ({"hd_index": True}, "hd_index: Value error, expected an integer, not a boolean"),
+        ({"hd_index": -1}, "hd_index: Input should be greater than or equal to 0"),
+        ({"hd_index": 2**31}, "hd_index: Input should be less than 2147483648"),
+    ],
+    ids=lambda v: str(v)[:40] if isinstance(v, dict) else None,
+)
+def test_a_bad_deposit_address_body_is_a_422_that_says_what_is_wrong(
+    client: TestClient, admin: dict[str, str], overrides: dict[str, Any], expected: str
+) -> None:
+    body = {"address": DEPOSIT, "owner": "alice", "networks": ["ethereum"], **overrides}
+    response = client.post("/v1/deposit-addresses", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    assert expected in response.json()["detail"]
+    listed = client.get("/v1/deposit-addresses", params={"owner": "alice"}, headers=admin)
+    assert listed.json()["items"] == []
+
+
 def test_deposit_address_registration_validates(client: TestClient, admin: dict[str, str]) -> None:
     bad_network = client.post(
         "/v1/deposit-addresses",
