@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -70,18 +71,23 @@ async def file_appeal(
     decimals = await _token_decimals(context, body)
     now = context.clock()
     service_addresses = [context.gas_wallet] if context.gas_wallet else []
-    filing = await context.database.run(
-        lambda session: service.file_appeal(
-            session,
-            context.policy,
-            principal,
-            body,
-            idempotency_key=idempotency_key,
-            now=now,
-            token_decimals=lambda _network, _token: decimals,
-            service_addresses=service_addresses,
+    try:
+        filing = await context.database.run(
+            lambda session: service.file_appeal(
+                session,
+                context.policy,
+                principal,
+                body,
+                idempotency_key=idempotency_key,
+                now=now,
+                token_decimals=lambda _network, _token: decimals,
+                service_addresses=service_addresses,
+            )
         )
-    )
+    except service.FilingRaced as race:
+        filing = await context.database.run(
+            partial(service.settle_race, principal=principal, race=race, key=idempotency_key)
+        )
     if filing.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return AppealPublic.of(filing.case)

@@ -199,28 +199,51 @@ def file_appeal(
         return _already_claimed(cases, keys, principal, appeal, case, idempotency_key, request_hash)
     case.open(actor=principal.actor, at=now)
     try:
-        with session.begin_nested():
-            cases.add(case)
-            if idempotency_key is not None:
-                keys.remember(
-                    IdempotencyKeyRow(
-                        owner=principal.subject,
-                        key=idempotency_key,
-                        request_hash=request_hash,
-                        case_id=case.id,
-                        created_at=now,
-                    )
+        cases.add(case)
+        if idempotency_key is not None:
+            keys.remember(
+                IdempotencyKeyRow(
+                    owner=principal.subject,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    case_id=case.id,
+                    created_at=now,
                 )
-    except IntegrityError as error:
-        # A concurrent request won the race: either with the same Idempotency-Key
-        # or for the same transfer. Tell which, from what is now committed.
-        try:
-            return _already_claimed(
-                cases, keys, principal, appeal, case, idempotency_key, request_hash
             )
-        except LookupError:
-            raise error from None
+    except IntegrityError as error:
+        # A concurrent request won the race: either with the same Idempotency-Key or for
+        # the same transfer. This transaction is spoilt; `settle_race` tells which in a
+        # new one (no savepoint on the common path: two round trips fewer per filing).
+        raise FilingRaced(case, appeal, request_hash, error) from None
     return Filing(case, replayed=False)
+
+
+class FilingRaced(Exception):
+    """Raised when a filing's insert met a unique index a concurrent filing took first."""
+
+    def __init__(
+        self, case: Case, appeal: AppealCreate, request_hash: str, error: IntegrityError
+    ) -> None:
+        super().__init__(f"filing of case {case.id} met a concurrent claim: {error}")
+        self.case = case
+        self.appeal = appeal
+        self.request_hash = request_hash
+        self.error = error
+
+
+def settle_race(
+    session: Session, *, principal: Principal, race: FilingRaced, key: str | None
+) -> Filing:
+    """After `FilingRaced`, in a new transaction: the other filing's case if it was this
+    key's (a replay), else the 409 for the transfer it holds."""
+    cases = CaseRepository(session)
+    keys = IdempotencyRepository(session)
+    try:
+        return _already_claimed(
+            cases, keys, principal, race.appeal, race.case, key, race.request_hash
+        )
+    except LookupError:
+        raise race.error from None
 
 
 def _already_claimed(

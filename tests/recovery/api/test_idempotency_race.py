@@ -24,12 +24,13 @@ RACERS = 50
 
 @pytest.fixture
 def server(context: AppContext) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, in a thread of this process."""
+    """The app served by uvicorn on a free loopback port, in a thread of this process (its
+    lifespan opens the async engine there, as `recovery serve` does)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        create_app(context), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        create_app(context), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -63,6 +64,33 @@ def test_racing_identical_keyed_filings_all_get_the_one_case(
     assert len({r.json()["id"] for r in responses}) == 1
     created = [r for r in responses if r.headers.get("Idempotent-Replayed") != "true"]
     assert len(created) == 1
+    with context.database.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(CaseRow)) == 1
+        assert session.scalar(select(func.count()).select_from(IdempotencyKeyRow)) == 1
+
+
+def test_racing_filings_of_one_transfer_under_different_keys_make_one_case_and_409s(
+    server: str, client: TestClient, alice: dict[str, str], context: AppContext
+) -> None:
+    body = appeal_body()
+    start = threading.Barrier(RACERS)
+
+    def file_once(n: int) -> httpx.Response:
+        with httpx.Client(base_url=server, timeout=60) as http:
+            start.wait()
+            return http.post(
+                "/v1/appeals", json=body, headers={**alice, "Idempotency-Key": f"racer-{n}"}
+            )
+
+    with ThreadPoolExecutor(max_workers=RACERS) as pool:
+        responses = list(pool.map(file_once, range(RACERS)))
+
+    created = [r for r in responses if r.status_code == 201]
+    refused = [r for r in responses if r.status_code != 201]
+    assert len(created) == 1, [r.text for r in created]
+    assert {r.status_code for r in refused} == {409}, [r.text for r in refused][:3]
+    assert {r.json()["reason_code"] for r in refused} == {"duplicate_claim"}
+    assert all(created[0].json()["reference"] in r.json()["detail"] for r in refused)
     with context.database.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(CaseRow)) == 1
         assert session.scalar(select(func.count()).select_from(IdempotencyKeyRow)) == 1
