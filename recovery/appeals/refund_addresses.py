@@ -37,12 +37,14 @@ def refusal(
     *,
     tokens: Collection[str] = (),
     service_addresses: Collection[str] = (),
+    is_deposit_address: bool | None = None,
 ) -> tuple[str, str] | None:
     """(reason code, message) when `refund` must not be paid, else None.
 
     `tokens` are the contracts the payout calls or whose logs carry it; `service_addresses`
     the addresses this process knows the service controls besides deposit addresses
-    (the gas wallet, the payout's source).
+    (the gas wallet, the payout's source). `is_deposit_address`: whether the caller has
+    already found `refund` in the registry (None: look it up here).
     """
     folded = refund.lower()
     if folded == ZERO_ADDRESS:
@@ -58,7 +60,9 @@ def refusal(
             f"locked there; {_SEND_INSTEAD}",
         )
     ours = {a.lower() for a in service_addresses}
-    if folded in ours or DepositAddressRepository(session).get(refund) is not None:
+    if is_deposit_address is None:
+        is_deposit_address = DepositAddressRepository(session).get(refund) is not None
+    if folded in ours or is_deposit_address:
         return (
             "refund_address_ours",
             f"refund_address: {refund} is an address of this service (a deposit address or "
@@ -74,9 +78,16 @@ def check_refund_address(
     *,
     tokens: Collection[str] = (),
     service_addresses: Collection[str] = (),
+    is_deposit_address: bool | None = None,
 ) -> None:
     """Refuse a refund address the service never pays, with its reason code (a 422)."""
-    refused = refusal(session, refund, tokens=tokens, service_addresses=service_addresses)
+    refused = refusal(
+        session,
+        refund,
+        tokens=tokens,
+        service_addresses=service_addresses,
+        is_deposit_address=is_deposit_address,
+    )
     if refused is not None:
         code, message = refused
         raise RefundAddressRefused(message, reason_code=code)

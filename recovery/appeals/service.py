@@ -30,7 +30,7 @@ from recovery.appeals.refund_addresses import check_refund_address
 from recovery.appeals.repository import CaseReads, CaseRepository, IdempotencyRepository
 from recovery.appeals.schemas import AppealCreate
 from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
-from recovery.db.tables import IdempotencyKeyRow
+from recovery.db.tables import DepositAddressRow, IdempotencyKeyRow
 from recovery.deposit_addresses.repository import DepositAddressRepository
 from recovery.deposit_addresses.service import known_network
 from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType
@@ -107,8 +107,9 @@ def normalise(policy: Policy, appeal: AppealCreate) -> AppealCreate:
     )
 
 
-def _check_deposit_address(session: Session, claimant: str, appeal: AppealCreate) -> None:
-    row = DepositAddressRepository(session).get(appeal.deposit_address)
+def _check_deposit_address(
+    row: DepositAddressRow | None, claimant: str, appeal: AppealCreate
+) -> None:
     if row is None or row.owner != claimant:
         raise AddressNotClaimants(
             f"deposit_address: you have no deposit address {appeal.deposit_address}; name "
@@ -165,12 +166,17 @@ def file_appeal(
         replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
         if replay is not None:
             return Filing(replay, replayed=True)
-    _check_deposit_address(session, principal.subject, appeal)
+    # The deposit address and the refund address in one look at the registry.
+    registered = DepositAddressRepository(session).registered(
+        {appeal.deposit_address, appeal.refund_address}
+    )
+    _check_deposit_address(registered.get(appeal.deposit_address), principal.subject, appeal)
     check_refund_address(
         session,
         appeal.refund_address,
         tokens=() if appeal.token == NATIVE else (appeal.token,),
         service_addresses=service_addresses,
+        is_deposit_address=appeal.refund_address in registered,
     )
     verdict = judge(policy, appeal, now=now, token_decimals=token_decimals)
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]

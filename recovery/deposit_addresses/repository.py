@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -18,6 +20,11 @@ class DepositAddressRepository:
     def get(self, address: str) -> DepositAddressRow | None:
         """The registered address, or None."""
         return self.session.get(DepositAddressRow, address)
+
+    def registered(self, addresses: Collection[str]) -> dict[str, DepositAddressRow]:
+        """The registered ones among `addresses`, by address, in one query."""
+        query = select(DepositAddressRow).where(col(DepositAddressRow.address).in_(addresses))
+        return {row.address: row for row in self.session.scalars(query)}
 
     def add(self, row: DepositAddressRow) -> None:
         """Register an address."""
