@@ -143,27 +143,15 @@ class CaseReads:
         return [_to_case(row) for row in rows]
 
 
-def case_from_row(row: CaseRow | Row[Any]) -> Case:
-    """The domain case of a row (a mapped object or a plain row of the cases table)."""
+def case_from_row(row: Row[Any]) -> Case:
+    """The domain case of a plain row of the cases table (`CASE_COLUMNS`)."""
     return _to_case(row)
 
 
-class _Attributes:
-    """A mapped object's attributes by name, as a plain row's `_asdict()` gives them."""
-
-    __slots__ = ("row",)
-
-    def __init__(self, row: CaseRow) -> None:
-        self.row = row
-
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self.row, name)
-
-
-def _to_case(row: CaseRow | Row[Any]) -> Case:
-    # A plain row's values by name through one dict: a Row's attributes cost several
-    # times a dict lookup each, and a case has over thirty.
-    values: Any = row._asdict() if isinstance(row, Row) else _Attributes(row)
+def _to_case(row: Row[Any]) -> Case:
+    # The row's values by name through one dict: a Row's attributes cost several times a
+    # dict lookup each, and a case has over thirty.
+    values = row._asdict()
     return Case(
         id=values["id"],
         number=values["number"],
@@ -297,24 +285,6 @@ class CaseRepository:
     def get(self, case_id: str) -> Case | None:
         """The case with `case_id`, or None."""
         return CaseReads(self.session).get(case_id)
-
-    def page(
-        self,
-        *,
-        claimant: str | None,
-        status: str | None,
-        case_type: str | None,
-        before_number: int | None,
-        limit: int,
-    ) -> list[Case]:
-        """Cases newest first, optionally only one claimant's, one status or one type."""
-        return CaseReads(self.session).page(
-            claimant=claimant,
-            status=status,
-            case_type=case_type,
-            before_number=before_number,
-            limit=limit,
-        )
 
     def events(self, case_id: str) -> list[CaseEvent]:
         """The case's events, oldest first."""

@@ -2,7 +2,8 @@
 
 Jobs and the CLI use `unit_of_work()`, a blocking session. The API's routes use
 `await database.run(work)` / `await database.read(work)`: the same blocking `work(session)`
-functions, run without tying up a thread. On PostgreSQL they run on an async engine
+functions, run without tying up a thread; `await database.rows(work)` hands Core reads a
+bare connection instead of a session. On PostgreSQL they run on an async engine
 (asyncpg, or psycopg's async connections, through SQLAlchemy's greenlet bridge), which the
 API opens at start-up with `open_async()` for its event loop; on SQLite, or in a loop
 that has not opened one, in a worker thread.
