@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from recovery import __version__
@@ -21,7 +21,7 @@ from recovery.api.errors import (
     rate_limited_response,
 )
 from recovery.api.limits import BodySizeLimit
-from recovery.api.nul_guard import forbid_nul_in_contract, refuse_nul
+from recovery.api.nul_guard import NulGuard, forbid_nul_in_contract
 from recovery.api.rate_limits import UNLIMITED_PATHS, RateLimiter, RateLimits
 from recovery.appeals import endpoints as appeals
 from recovery.appeals.contract import appeal_schemas
@@ -66,7 +66,6 @@ def create_app(context: AppContext) -> FastAPI:
         title="Deposit recovery service",
         version=__version__,
         description=DESCRIPTION,
-        dependencies=[Depends(refuse_nul)],
         lifespan=lifespan,
     )
     app.state.context = context
@@ -78,6 +77,8 @@ def create_app(context: AppContext) -> FastAPI:
         monotonic=context.monotonic,
     )
     install_error_handlers(app)
+    # Inside the size limit, so that reading a body to look for NULs is bounded by it.
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.max_body_bytes)
     # Added last, so outermost: a request over its limit costs no body read.
     app.add_middleware(RateLimits, limiter=RateLimiter(context.settings, context.monotonic))

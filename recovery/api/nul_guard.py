@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recovery.api.errors import render_error
 from recovery.errors import InvalidInput
 
 # What the contract adds to every request string that has no pattern, enum or format.
@@ -24,27 +26,85 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-async def refuse_nul(request: Request) -> None:
-    """A dependency of every route: InvalidInput when the path, the query, a header or a
-    JSON body's text holds a NUL character."""
-    where = None
-    if "\x00" in request.scope["path"]:
-        where = "the path"
-    elif any(_holds_nul(k) or _holds_nul(v) for k, v in request.query_params.multi_items()):
-        where = "a query parameter"
-    elif any(b"\x00" in value for _, value in request.scope.get("headers", [])):
-        where = "a header"
-    else:
-        body = await request.body()  # FastAPI has read it already: this is its copy
-        if body:
-            try:
-                document = json.loads(body)
-            except ValueError:
-                document = None  # not JSON: the route's own validation says what is wrong
-            if _holds_nul(document):
+def _body_holds_nul(body: bytes) -> bool:
+    # A JSON string can hold a NUL only as the escape \u0000 (a raw one is not JSON), so a
+    # body without those six bytes is decoded only by the route; one with them is decoded
+    # here to tell an escape from the text "\\u0000".
+    if b"\\u0000" not in body:
+        return False
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False  # not JSON: the route's own validation says what is wrong
+    return _holds_nul(document)
+
+
+def _query_holds_nul(query: bytes) -> bool:
+    # A decoded query holds a NUL only where the raw one has %00 or a NUL byte.
+    if b"%00" not in query and b"\x00" not in query:
+        return False
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return any("\x00" in k or "\x00" in v for k, v in pairs)
+
+
+def _nul_in_head(scope: Scope) -> str | None:
+    if "\x00" in scope["path"]:
+        return "the path"
+    if _query_holds_nul(scope.get("query_string", b"")):
+        return "a query parameter"
+    if any(b"\x00" in value for _, value in scope.get("headers", [])):
+        return "a header"
+    return None
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+class NulGuard:
+    """ASGI middleware: InvalidInput (422) when the path, the query, a header or a JSON
+    body's text holds a NUL character, before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = _nul_in_head(scope)
+        if where is None and _has_body(scope):
+            messages: list[Message] = []
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            if _body_holds_nul(body):
                 where = "the body"
-    if where is not None:
-        raise InvalidInput(f"{where} holds a NUL character (\\u0000); text may not contain one")
+            receive = _replay(messages, receive)
+        if where is not None:
+            error = InvalidInput(
+                f"{where} holds a NUL character (\\u0000); text may not contain one"
+            )
+            await render_error(error)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
 
 
 def forbid_nul_in_contract(spec: dict[str, Any]) -> None:

@@ -38,6 +38,25 @@ def test_nul_in_a_body_a_path_or_a_query_is_refused(
     assert client.get(keys, params={"subject": "\\u0000"}, headers=admin).json()["items"]
 
 
+def test_nul_is_refused_before_routing_and_authentication(client: TestClient) -> None:
+    # No key, and a path no route serves: the NUL is what the caller must fix first.
+    assert_refused(client.get("/v1/nowhere/%00"), "the path")
+    assert_refused(client.post("/v1/appeals", json={"network": "\u0000"}), "the body")
+    assert_refused(client.get("/v1/appeals", params={"a": "b", "c": "\u0000"}), "a query parameter")
+
+
+def test_a_body_that_is_not_json_reaches_the_route(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    answer = client.post(
+        "/v1/admin/keys",
+        content=b"not json \\u0000",
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "holds a NUL" not in answer.json()["detail"]
+
+
 def test_the_contract_forbids_nul_in_free_text() -> None:
     spec = yaml.safe_load(openapi_yaml())
     subject = spec["components"]["schemas"]["KeyCreate"]["properties"]["subject"]
