@@ -10,10 +10,10 @@ settling a payout is an admin's. Everything not in the table is refused.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from recovery.access.keys import Principal, Role
 from recovery.appeals.errors import CaseNotFound
-from recovery.domain.case import Case
 from recovery.errors import Forbidden
 
 
@@ -104,7 +104,18 @@ _CLAIMANT_WORDS = {
 }
 
 
-def authorize(principal: Principal, action: CaseAction, case: Case) -> None:
+class CaseIdentity(Protocol):
+    """What access rules read of a case: a `Case`, or a row read for its public view."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def claimant(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+
+
+def authorize(principal: Principal, action: CaseAction, case: CaseIdentity) -> None:
     """Refuse `action` on `case` unless the table allows it.
 
     A user never learns that someone else's case exists: any action on it is a 404.

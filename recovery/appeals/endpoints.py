@@ -6,12 +6,14 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from recovery.access.case_rules import ClaimantOnly
 from recovery.access.keys import Role
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
+from recovery.api.responses import JsonBytes
 from recovery.appeals import service
 from recovery.appeals.errors import (
     AddressNotClaimants,
@@ -22,6 +24,7 @@ from recovery.appeals.errors import (
     NotOurDepositAddress,
 )
 from recovery.appeals.refund_addresses import RefundAddressRefused
+from recovery.appeals.repository import PublicCaseReads
 from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
 from recovery.appeals.verdicts import asks_chain_for_decimals
 from recovery.domain.case import CaseType
@@ -125,14 +128,17 @@ async def list_appeals(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_LIMIT_MAX)] = 20,
-) -> AppealPage:
+) -> Response:
     """Your cases, newest first, a page at a time."""
-    items, next_cursor = await context.database.rows(
-        lambda connection: service.list_cases(
-            connection, principal, status=status, case_type=case_type, cursor=cursor, limit=limit
-        )
+    items, next_cursor = await service.list_cases(
+        PublicCaseReads(context.database),
+        principal,
+        status=status,
+        case_type=case_type,
+        cursor=cursor,
+        limit=limit,
     )
-    return AppealPage(items=[AppealPublic.of(c) for c in items], next_cursor=next_cursor)
+    return JsonBytes(to_json({"items": items, "next_cursor": next_cursor}))
 
 
 @router.get(
@@ -141,14 +147,10 @@ async def list_appeals(
     responses=error_responses(*AUTHENTICATED, CaseNotFound),
     summary="Read an appeal",
 )
-async def get_appeal(
-    case_id: str, context: ContextDep, principal: CurrentPrincipal
-) -> AppealPublic:
+async def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Response:
     """One of your cases, with the chain facts and the verdict once known."""
-    case = await context.database.rows(
-        lambda connection: service.get_case(connection, principal, case_id)
-    )
-    return AppealPublic.of(case)
+    view = await service.public_case(PublicCaseReads(context.database), principal, case_id)
+    return JsonBytes(to_json(view))
 
 
 @router.get(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic_core import from_json
 
 from recovery.catalogue.schemas import VerdictPublic
-from recovery.domain.case import Case, CaseEvent
+from recovery.domain.case import Case, CaseEvent, reference_of
 from recovery.domain.messages import user_actor, user_message
 
 _STRICT = ConfigDict(extra="forbid")
@@ -173,6 +175,55 @@ class AppealPublic(BaseModel):
             created_at=case.created_at,
             updated_at=case.updated_at,
         )
+
+
+# A stored verdict's text is JSON `null` when the case has none yet.
+_VERDICT: TypeAdapter[VerdictPublic | None] = TypeAdapter(VerdictPublic | None)
+
+
+def public_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What `AppealPublic.of` shows, as data ready for `to_json`, from the columns
+    `CaseReads.public` and `CaseReads.page` read (the JSON ones as their text).
+
+    The hot reads' way to the same view: no domain case, no model per case, no json.loads,
+    and the verdict parsed and validated in one pass; a page of 50 costs half as much.
+    tests/recovery/api/test_public_view.py holds the two equal.
+    """
+    facts = _from_text(row["facts"])
+    verdict = row["verdict"]
+    amount = row["claimed_amount"]
+    return {
+        "id": row["id"],
+        "reference": reference_of(row["number"]),
+        "status": row["status"],
+        "case_type": row["case_type"],
+        "network": row["network"],
+        "opened_for": row["opened_for"],
+        "tx_hash": row["tx_hash"],
+        "token": row["token"],
+        "deposit_address": row["deposit_address"],
+        "refund_address": row["refund_address"],
+        "claimed_amount": None if amount is None else str(amount),
+        "log_indexes": _from_text(row["named_log_indexes"]),
+        "facts": facts,
+        "verdict": _VERDICT.validate_json(verdict) if verdict is not None else None,
+        "policy_version": row["policy_version"],
+        "check_note": row["check_note"],
+        "ownership_proven": row["proven_by"] is not None,
+        "question": row["question"],
+        "answer": row["answer"],
+        "deadline_at": row["deadline_at"],
+        "delivered_amount": ((facts or {}).get("payout") or {}).get("delivered_amount"),
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _from_text(text: str | None) -> Any:
+    # pydantic-core's parser: about half the time of json.loads, the same values (integers
+    # of any size stay integers).
+    return None if text is None else from_json(text)
 
 
 class AppealPage(BaseModel):

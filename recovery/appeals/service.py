@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -27,13 +28,18 @@ from recovery.appeals.errors import (
     NotOurDepositAddress,
 )
 from recovery.appeals.refund_addresses import check_refund_address
-from recovery.appeals.repository import CaseReads, CaseRepository, IdempotencyRepository
-from recovery.appeals.schemas import AppealCreate
+from recovery.appeals.repository import (
+    CaseReads,
+    CaseRepository,
+    IdempotencyRepository,
+    PublicCaseReads,
+)
+from recovery.appeals.schemas import AppealCreate, public_view
 from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
 from recovery.db.tables import DepositAddressRow, IdempotencyKeyRow
 from recovery.deposit_addresses.repository import DepositAddressRepository
 from recovery.deposit_addresses.service import known_network
-from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType
+from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType, reference_of
 from recovery.domain.states import CaseStatus
 from recovery.errors import InvalidInput
 
@@ -325,6 +331,30 @@ def get_case(
     return case
 
 
+@dataclass(frozen=True, slots=True)
+class _Filed:
+    """Who filed a case and under which number, as the access rules read them."""
+
+    id: str
+    claimant: str
+    number: int | None
+
+    @property
+    def reference(self) -> str:
+        """The human reference, e.g. `RC-000123`."""
+        return reference_of(self.number)
+
+
+async def public_case(reads: PublicCaseReads, principal: Principal, case_id: str) -> dict[str, Any]:
+    """The public view (`public_view`) of a case the caller may read: `get_case`'s rules,
+    on the cheapest read."""
+    row = await reads.one(case_id)
+    if row is None:
+        raise CaseNotFound(f"no case {case_id} among yours")
+    authorize(principal, CaseAction.READ, _Filed(row["id"], row["claimant"], row["number"]))
+    return public_view(row)
+
+
 def events(session: Session, principal: Principal, case_id: str) -> list[CaseEvent]:
     """The events of a case the caller may see, oldest first."""
     case = get_case(session, principal, case_id)
@@ -351,18 +381,19 @@ def decode_cursor(cursor: str) -> int:
     return int(cursor[1:])
 
 
-def list_cases(
-    session: Session | Connection,
+async def list_cases(
+    reads: PublicCaseReads,
     principal: Principal,
     *,
     status: CaseStatus | None,
     case_type: CaseType | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Case], str | None]:
-    """One page of the caller's cases (all cases for reviewers and admins), newest first."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the caller's cases (all cases for reviewers and admins), newest first,
+    in their public view (`public_view`)."""
     before = decode_cursor(cursor) if cursor is not None else None
-    items = CaseReads(session).page(
+    items = await reads.page(
         claimant=principal.subject if principal.role == Role.USER else None,
         status=status.value if status else None,
         case_type=case_type.value if case_type else None,
@@ -372,10 +403,8 @@ def list_cases(
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
-        last = items[-1].number
-        assert last is not None
-        next_cursor = encode_cursor(last)
-    return items, next_cursor
+        next_cursor = encode_cursor(items[-1]["number"])
+    return [public_view(row) for row in items], next_cursor
 
 
 def cancel(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -84,6 +84,18 @@ class _AsyncPool:
     sessions: async_sessionmaker[Any]
     reads: async_sessionmaker[Any]
     autocommit: AsyncEngine
+    # `fetch`'s statements compiled for the raw driver (asyncpg): SQL and parameter order.
+    compiled: dict[int, tuple[Select[Any], str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def prepared(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
+        """The SQL of `statement` for asyncpg and the names of its parameters in order."""
+        found = self.compiled.get(id(statement))
+        # The entry holds the statement, so its id cannot be reused while the entry lives.
+        if found is None or found[0] is not statement:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            found = (statement, compiled.string, tuple(compiled.positiontup or ()))
+            self.compiled[id(statement)] = found
+        return found[1], found[2]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -183,6 +195,36 @@ class Database:
             return await run_in_threadpool(self._on_connection, work)
         async with pool.autocommit.connect() as connection:
             return await connection.run_sync(work)
+
+    async def fetch(
+        self, statement: Select[Any], parameters: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of one read `statement` (autocommit), as sequences of column values.
+
+        On asyncpg the statement runs as a prepared statement on the driver's own
+        connection, compiled once: a third of the CPU of the same read through
+        SQLAlchemy's result machinery. Elsewhere it runs through `rows`. The values are
+        the driver's, not the column types' (an asyncpg numeric is a Decimal): a statement
+        run here selects as text what would differ (see `CaseReads.PUBLIC_COLUMNS`).
+        """
+        pool = self._async.get(asyncio.get_running_loop())
+        if pool is None or pool.engine.dialect.driver != "asyncpg":
+            return await self.rows(lambda c: [tuple(r) for r in c.execute(statement, parameters)])
+        sql, names = pool.prepared(statement)
+        async with pool.autocommit.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            try:
+                rows: Sequence[Sequence[Any]] = await driver.fetch(
+                    sql, *(parameters[name] for name in names)
+                )
+            except Exception:
+                if driver.is_closed():
+                    # SQLAlchemy did not see the failure: the pool must not reuse it.
+                    await connection.invalidate()
+                raise
+        return rows
 
     def _on_connection(self, work: Callable[[Connection], T]) -> T:
         with self.engine.connect() as connection:

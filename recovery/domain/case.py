@@ -31,6 +31,11 @@ def micros(value: Decimal, rounding: str) -> int:
         return int((value * 1_000_000).to_integral_value(rounding=rounding))
 
 
+def reference_of(number: int | None) -> str:
+    """The human reference of case number `number`, e.g. `RC-000123`."""
+    return f"RC-{number:06d}" if number is not None else "RC-pending"
+
+
 @dataclass(frozen=True)
 class CaseEvent:
     """One state change of a case; written once, never updated or deleted."""
@@ -112,7 +117,7 @@ class Case:
     @property
     def reference(self) -> str:
         """The human reference, e.g. `RC-000123`."""
-        return f"RC-{self.number:06d}" if self.number is not None else "RC-pending"
+        return reference_of(self.number)
 
     def transition(
         self,

@@ -111,3 +111,33 @@ def test_an_option_that_is_not_a_setting_keeps_the_url_on_psycopg() -> None:
     assert url.drivername == "postgresql+psycopg"
     assert dict(url.query) == {"options": "--verbose"}
     assert connect_args == {}
+
+
+def test_fetch_reads_rows_and_a_dropped_connection_is_not_reused(database: Database) -> None:
+    statement = select(ApiKeyRow.subject).order_by(ApiKeyRow.subject)
+    postgres = database.engine.dialect.name == "postgresql"
+
+    async def main() -> tuple[list[tuple[str, ...]], bool, list[tuple[str, ...]]]:
+        opened = database.open_async()
+        try:
+            await database.run(add_key_then(fail=False))
+            first = [tuple(row) for row in await database.fetch(statement, {})]
+            broke = False
+            if postgres:
+                # The pool's one connection loses its server process, as in a restart.
+                ((pid,),) = await database.fetch(select(func.pg_backend_pid()), {})
+                with database.engine.connect() as connection:
+                    connection.execute(select(func.pg_terminate_backend(pid)))
+                try:
+                    await database.fetch(statement, {})
+                except Exception:
+                    broke = True
+            again = [tuple(row) for row in await database.fetch(statement, {})]
+        finally:
+            if opened:
+                await database.close_async()
+        return first, broke, again
+
+    first, broke, again = asyncio.run(main())
+    assert first == again == [("s",)]
+    assert broke == postgres
