@@ -12,11 +12,13 @@ from sqlalchemy import (
     Row,
     Select,
     Text,
+    and_,
     bindparam,
     cast,
     func,
     insert,
     inspect,
+    or_,
     select,
     update,
 )
@@ -176,6 +178,37 @@ class CaseReads:
         return _to_case(row) if row else None
 
 
+@cache
+def _queue_statement(
+    network: bool, case_type: bool, older: bool, min_value: bool, max_value: bool, after: bool
+) -> Select[Any]:
+    """The review queue's page (public columns, oldest first: a keyset walk on
+    (updated_at, number)) for one combination of filters, built once."""
+    query = PUBLIC_COLUMNS.where(col(CaseRow.status) == CaseStatus.IN_REVIEW.value)
+    if network:
+        query = query.where(col(CaseRow.network) == bindparam("network"))
+    if case_type:
+        query = query.where(col(CaseRow.case_type) == bindparam("case_type"))
+    if older:
+        query = query.where(col(CaseRow.updated_at) <= bindparam("older_at"))
+    valued = func.coalesce(col(CaseRow.value_micros), 0)
+    if min_value:
+        query = query.where(valued >= bindparam("min_micros"))
+    if max_value:
+        query = query.where(valued <= bindparam("max_micros"))
+    if after:
+        query = query.where(
+            or_(
+                col(CaseRow.updated_at) > bindparam("after_at"),
+                and_(
+                    col(CaseRow.updated_at) == bindparam("after_at"),
+                    col(CaseRow.number) > bindparam("after_number"),
+                ),
+            )
+        )
+    return query.order_by(col(CaseRow.updated_at), col(CaseRow.number)).limit(bindparam("limit"))
+
+
 class PublicCaseReads:
     """The hottest reads, a case and a page of cases in their public columns
     (`PUBLIC_KEYS`), on the database's fastest path (`Database.fetch`)."""
@@ -207,6 +240,35 @@ class PublicCaseReads:
         }
         statement = _page_statement(*(value is not None for value in filters.values()))
         parameters = {name: value for name, value in filters.items() if value is not None}
+        rows = await self.database.fetch(statement, {**parameters, "limit": limit})
+        return [dict(zip(PUBLIC_KEYS, row, strict=True)) for row in rows]
+
+    async def in_review(
+        self,
+        *,
+        network: str | None,
+        case_type: str | None,
+        older_at: datetime | None,
+        min_micros: int | None,
+        max_micros: int | None,
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The public columns of cases in review, oldest first (by `updated_at`, then
+        number), after the `after` (updated_at, number) of a previous page."""
+        filters: dict[str, Any] = {
+            "network": network,
+            "case_type": case_type,
+            "older_at": older_at,
+            "min_micros": min_micros,
+            "max_micros": max_micros,
+        }
+        statement = _queue_statement(
+            *(value is not None for value in filters.values()), after is not None
+        )
+        parameters = {name: value for name, value in filters.items() if value is not None}
+        if after is not None:
+            parameters["after_at"], parameters["after_number"] = after
         rows = await self.database.fetch(statement, {**parameters, "limit": limit})
         return [dict(zip(PUBLIC_KEYS, row, strict=True)) for row in rows]
 

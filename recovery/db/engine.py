@@ -28,6 +28,9 @@ T = TypeVar("T")
 # Connections the API's async engine keeps per process. Requests beyond it wait for one
 # (up to `pool_timeout`) instead of opening and closing an overflow connection each.
 ASYNC_POOL_SIZE = 20
+# `Database.fetch` compiles a statement once; its statements are built once per filter set
+# (a few dozen). Past this many, a statement is compiled at each call instead of kept.
+PREPARED_LIMIT = 256
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -85,17 +88,21 @@ class _AsyncPool:
     reads: async_sessionmaker[Any]
     autocommit: AsyncEngine
     # `fetch`'s statements compiled for the raw driver (asyncpg): SQL and parameter order.
-    compiled: dict[int, tuple[Select[Any], str, tuple[str, ...]]] = field(default_factory=dict)
+    compiled: dict[int, tuple[Select[Any], str, tuple[str, ...], dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
-    def prepared(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
-        """The SQL of `statement` for asyncpg and the names of its parameters in order."""
+    def prepared(self, statement: Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        """The SQL of `statement` for asyncpg, the names of its parameters in order, and
+        the values of those the statement binds itself (its literals)."""
         found = self.compiled.get(id(statement))
         # The entry holds the statement, so its id cannot be reused while the entry lives.
         if found is None or found[0] is not statement:
             compiled = statement.compile(dialect=self.engine.dialect)
-            found = (statement, compiled.string, tuple(compiled.positiontup or ()))
-            self.compiled[id(statement)] = found
-        return found[1], found[2]
+            found = (statement, compiled.string, tuple(compiled.positiontup or ()), compiled.params)
+            if len(self.compiled) < PREPARED_LIMIT:
+                self.compiled[id(statement)] = found
+        return found[1], found[2], found[3]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -204,20 +211,23 @@ class Database:
         On asyncpg the statement runs as a prepared statement on the driver's own
         connection, compiled once: a third of the CPU of the same read through
         SQLAlchemy's result machinery. Elsewhere it runs through `rows`. The values are
-        the driver's, not the column types' (an asyncpg numeric is a Decimal): a statement
-        run here selects as text what would differ (see `CaseReads.PUBLIC_COLUMNS`).
+        the driver's, not the column types' (an asyncpg numeric is a Decimal), and so are
+        the parameters (no column type's bind processing): a statement run here selects as
+        text what would differ (see `PUBLIC_COLUMNS`) and binds plain values (aware
+        datetimes, ints, strings).
         """
         pool = self._async.get(asyncio.get_running_loop())
         if pool is None or pool.engine.dialect.driver != "asyncpg":
             return await self.rows(lambda c: [tuple(r) for r in c.execute(statement, parameters)])
-        sql, names = pool.prepared(statement)
+        sql, names, literals = pool.prepared(statement)
+        values = {**literals, **parameters}
         async with pool.autocommit.connect() as connection:
             raw = await connection.get_raw_connection()
             driver = raw.driver_connection
             assert driver is not None
             try:
                 rows: Sequence[Sequence[Any]] = await driver.fetch(
-                    sql, *(parameters[name] for name in names)
+                    sql, *(values[name] for name in names)
                 )
             except Exception:
                 if driver.is_closed():

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic_core import to_json
 
 from recovery.access.case_rules import AdminOnly, ClaimantOnly, DeskOnly, OwnCase
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
+from recovery.api.responses import JsonBytes
 from recovery.appeals.errors import CaseNotFound, DuplicateClaim
+from recovery.appeals.repository import PublicCaseReads
 from recovery.appeals.schemas import AppealPage, AppealPublic
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.errors import Conflict, Forbidden
@@ -176,7 +179,7 @@ async def review_queue(
             json_schema_extra={"pattern": service.QUEUE_CURSOR_PATTERN},
         ),
     ] = None,
-) -> AppealPage:
+) -> Response:
     """Cases in review, oldest first, with filters by network, type, value and age."""
     filters = service.QueueFilter(
         network=network,
@@ -186,12 +189,10 @@ async def review_queue(
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
     )
     now = context.clock()
-    cases, next_cursor = await context.database.read(
-        lambda session: service.queue(
-            session, principal, filters, now=now, limit=limit, cursor=cursor
-        )
+    items, next_cursor = await service.queue(
+        PublicCaseReads(context.database), principal, filters, now=now, limit=limit, cursor=cursor
     )
-    return AppealPage(items=[AppealPublic.of(c) for c in cases], next_cursor=next_cursor)
+    return JsonBytes(to_json({"items": items, "next_cursor": next_cursor}))
 
 
 def _decision(summary: str) -> dict[str, object]:

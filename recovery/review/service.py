@@ -10,17 +10,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from policies import Policy
 from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal, Role
-from recovery.appeals.repository import CASE_COLUMNS, CaseRepository, case_from_row
+from recovery.appeals.repository import CaseRepository, PublicCaseReads
+from recovery.appeals.schemas import public_view
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
-from recovery.db.tables import CaseRow, PayoutRow, PayoutTransactionRow
+from recovery.db.tables import PayoutRow, PayoutTransactionRow
 from recovery.domain.case import Case, micros
 from recovery.domain.errors import InvalidTransition
 from recovery.domain.reasons import REJECTABLE
@@ -75,9 +76,9 @@ QUEUE_CURSOR_PATTERN = r"^q[0-9]{1,17}_[0-9]{1,9}$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _queue_cursor(case: Case) -> str:
-    micros = (case.updated_at - _EPOCH) // timedelta(microseconds=1)
-    return f"q{micros}_{case.number}"
+def _queue_cursor(updated_at: datetime, number: int) -> str:
+    micros = (updated_at - _EPOCH) // timedelta(microseconds=1)
+    return f"q{micros}_{number}"
 
 
 def _after(cursor: str) -> tuple[datetime, int]:
@@ -94,49 +95,36 @@ def _after(cursor: str) -> tuple[datetime, int]:
     return at, int(number)
 
 
-def queue(
-    session: Session,
+async def queue(
+    reads: PublicCaseReads,
     principal: Principal,
     filters: QueueFilter,
     *,
     now: datetime,
     limit: int,
     cursor: str | None = None,
-) -> tuple[list[Case], str | None]:
-    """One page of the cases waiting for review, oldest first, and the next page's cursor.
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the cases waiting for review, oldest first, in their public view
+    (`public_view`), and the next page's cursor.
 
     Every filter is a condition in the query and the page is a keyset walk on
     (updated_at, number), so a page costs the same at ten thousand cases or a million.
     """
     principal.require(Role.REVIEWER, Role.ADMIN)
-    query = CASE_COLUMNS.where(col(CaseRow.status) == CaseStatus.IN_REVIEW.value)
-    if filters.network:
-        query = query.where(col(CaseRow.network) == filters.network)
-    if filters.case_type:
-        query = query.where(col(CaseRow.case_type) == filters.case_type)
-    if filters.older_than:
-        query = query.where(col(CaseRow.updated_at) <= now - filters.older_than)
-    valued = func.coalesce(col(CaseRow.value_micros), 0)
-    if filters.min_value is not None:
-        query = query.where(valued >= micros(filters.min_value, ROUND_CEILING))
-    if filters.max_value is not None:
+    rows = await reads.in_review(
+        network=filters.network,
+        case_type=filters.case_type,
+        older_at=now - filters.older_than if filters.older_than else None,
+        min_micros=None if filters.min_value is None else micros(filters.min_value, ROUND_CEILING),
         # The stored value is rounded down, the bound up: a case exactly at it stays in.
-        query = query.where(valued <= micros(filters.max_value, ROUND_CEILING))
-    if cursor is not None:
-        at, number = _after(cursor)
-        query = query.where(
-            or_(
-                col(CaseRow.updated_at) > at,
-                and_(col(CaseRow.updated_at) == at, col(CaseRow.number) > number),
-            )
-        )
-    rows = list(
-        session.execute(
-            query.order_by(col(CaseRow.updated_at), col(CaseRow.number)).limit(limit + 1)
-        )
+        max_micros=None if filters.max_value is None else micros(filters.max_value, ROUND_CEILING),
+        after=None if cursor is None else _after(cursor),
+        limit=limit + 1,
     )
-    cases = [case_from_row(row) for row in rows[:limit]]
-    return cases, (_queue_cursor(cases[-1]) if len(rows) > limit else None)
+    page = rows[:limit]
+    more = len(rows) > limit
+    cursor_out = _queue_cursor(page[-1]["updated_at"], page[-1]["number"]) if more else None
+    return [public_view(row) for row in page], cursor_out
 
 
 def _require_in_review(case: Case) -> None:

@@ -272,6 +272,16 @@ def test_the_queue_is_walked_page_by_page_with_value_bands_in_the_query(desk: De
         headers=desk.rita,
     ).json()["items"]
     assert sorted(Decimal(c["verdict"]["value"]) for c in banded) == values[1:4]
+    network = cases[0]["network"]
+    for params, expected in [
+        ({"network": network}, len(cases)),
+        ({"network": "polygon" if network != "polygon" else "bsc"}, 0),
+        ({"case_type": cases[0]["case_type"], "network": network}, len(cases)),
+        ({"older_than_minutes": 525_600}, 0),
+        ({"older_than_minutes": 0}, len(cases)),
+    ]:
+        items = desk.client.get("/v1/review/queue", params=params, headers=desk.rita).json()
+        assert len(items["items"]) == expected, params
     bad = desk.client.get(
         "/v1/review/queue", params={"cursor": "q1_99999999999"}, headers=desk.rita
     )
