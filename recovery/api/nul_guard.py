@@ -28,9 +28,11 @@ def _holds_nul(value: Any) -> bool:
 
 def _body_holds_nul(body: bytes) -> bool:
     # A JSON string can hold a NUL only as the escape \u0000 (a raw one is not JSON), so a
-    # body without those six bytes is decoded only by the route; one with them is decoded
-    # here to tell an escape from the text "\\u0000".
-    if b"\\u0000" not in body:
+    # UTF-8 body without those six bytes is decoded only by the route; one with them is
+    # decoded here to tell an escape from the text "\\u0000". A body with NUL bytes is
+    # UTF-16 or UTF-32 (which JSON parsers accept too), where the escape is other bytes:
+    # json.loads finds its encoding.
+    if b"\\u0000" not in body and b"\x00" not in body:
         return False
     try:
         document = json.loads(body)
@@ -58,6 +60,10 @@ def _nul_in_head(scope: Scope) -> str | None:
 
 
 def _has_body(scope: Scope) -> bool:
+    # A GET or HEAD over HTTP/1.1 has a body only with one of these headers; any other
+    # method may carry one without them (over HTTP/2).
+    if scope["method"] not in ("GET", "HEAD"):
+        return True
     for name, value in scope.get("headers", []):
         if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
             return True

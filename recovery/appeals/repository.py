@@ -97,7 +97,7 @@ CASE_COLUMNS = select(inspect(CaseRow).local_table)
 
 _BY_ID = CASE_COLUMNS.where(col(CaseRow.id) == bindparam("case_id"))
 
-# What the public view of a case (`AppealPublic.of_row`) reads, the JSON columns as their
+# What the public view of a case (`public_view`) reads, the JSON columns as their
 # text: pydantic parses and validates a verdict's text in one pass, in less time than
 # json.loads alone takes to decode it (and the view reads no column it does not show).
 PUBLIC_KEYS = (

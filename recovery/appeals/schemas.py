@@ -177,13 +177,15 @@ class AppealPublic(BaseModel):
         )
 
 
-# A stored verdict's text is JSON `null` when the case has none yet.
+# A stored verdict's text is JSON `null` when the case has none yet; `of` reads an empty
+# one as none too.
 _VERDICT: TypeAdapter[VerdictPublic | None] = TypeAdapter(VerdictPublic | None)
+_NO_VERDICT = (None, "null", "{}")
 
 
 def public_view(row: Mapping[str, Any]) -> dict[str, Any]:
     """What `AppealPublic.of` shows, as data ready for `to_json`, from the columns
-    `CaseReads.public` and `CaseReads.page` read (the JSON ones as their text).
+    `PublicCaseReads` reads (`PUBLIC_KEYS`; the JSON ones as their text).
 
     The hot reads' way to the same view: no domain case, no model per case, no json.loads,
     and the verdict parsed and validated in one pass; a page of 50 costs half as much.
@@ -206,7 +208,7 @@ def public_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "claimed_amount": None if amount is None else str(amount),
         "log_indexes": _from_text(row["named_log_indexes"]),
         "facts": facts,
-        "verdict": _VERDICT.validate_json(verdict) if verdict is not None else None,
+        "verdict": None if verdict in _NO_VERDICT else _VERDICT.validate_json(verdict),
         "policy_version": row["policy_version"],
         "check_note": row["check_note"],
         "ownership_proven": row["proven_by"] is not None,

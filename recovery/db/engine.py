@@ -99,7 +99,13 @@ class _AsyncPool:
         # The entry holds the statement, so its id cannot be reused while the entry lives.
         if found is None or found[0] is not statement:
             compiled = statement.compile(dialect=self.engine.dialect)
-            found = (statement, compiled.string, tuple(compiled.positiontup or ()), compiled.params)
+            names = tuple(compiled.positiontup or ())
+            # Only the statement's literals: a bindparam() left without a value is the
+            # caller's to give (a KeyError if not), never a silent NULL.
+            literals = {
+                name: compiled.params[name] for name in names if not compiled.binds[name].required
+            }
+            found = (statement, compiled.string, names, literals)
             if len(self.compiled) < PREPARED_LIMIT:
                 self.compiled[id(statement)] = found
         return found[1], found[2], found[3]

@@ -67,7 +67,18 @@ def quote_value(text: str | None, field: str) -> Decimal | None:
             f"{field}: {text!r} is not a decimal number; write digits with an optional "
             "fraction, like 2500 or 99.95"
         )
-    return Decimal(text)
+    value = Decimal(text)
+    if micros(value, ROUND_CEILING) > VALUE_MICROS_MAX:
+        raise InvalidInput(
+            f"{field}: {text} is beyond any case's value (at most {VALUE_MAX} in the quote "
+            "currency); leave it out to mean no bound"
+        )
+    return value
+
+
+# The queue's value column is a 64-bit count of millionths.
+VALUE_MICROS_MAX = 2**63 - 1
+VALUE_MAX = VALUE_MICROS_MAX // 10**6
 
 
 # A queue cursor: "q", the last case's updated_at in microseconds since 1970, "_", its
@@ -112,8 +123,9 @@ async def queue(
     """
     principal.require(Role.REVIEWER, Role.ADMIN)
     rows = await reads.in_review(
-        network=filters.network,
-        case_type=filters.case_type,
+        # An empty filter is no filter, as the query string `network=` always meant.
+        network=filters.network or None,
+        case_type=filters.case_type or None,
         older_at=now - filters.older_than if filters.older_than else None,
         min_micros=None if filters.min_value is None else micros(filters.min_value, ROUND_CEILING),
         # The stored value is rounded down, the bound up: a case exactly at it stays in.

@@ -3,6 +3,8 @@ hold one), and the contract says so on every free-text string."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import yaml
 from fastapi.testclient import TestClient
@@ -43,6 +45,17 @@ def test_nul_is_refused_before_routing_and_authentication(client: TestClient) ->
     assert_refused(client.get("/v1/nowhere/%00"), "the path")
     assert_refused(client.post("/v1/appeals", json={"network": "\u0000"}), "the body")
     assert_refused(client.get("/v1/appeals", params={"a": "b", "c": "\u0000"}), "a query parameter")
+
+
+def test_nul_in_a_utf16_or_utf32_body_is_refused(client: TestClient, admin: dict[str, str]) -> None:
+    document = json.dumps({"role": "user", "subject": "a\u0000b"})
+    for encoding in ("utf-16", "utf-32"):
+        answer = client.post(
+            "/v1/admin/keys",
+            content=document.encode(encoding),
+            headers={**admin, "content-type": "application/json"},
+        )
+        assert_refused(answer, "the body")
 
 
 def test_a_body_that_is_not_json_reaches_the_route(

@@ -86,6 +86,11 @@ def test_a_case_and_a_page_show_what_the_model_shows(
     ).json()
     assert rest == {"items": [_expected(context, bare)], "next_cursor": None}
 
+    # An empty stored verdict is no verdict, to both.
+    _set(context, bare, verdict={})
+    assert client.get(f"/v1/appeals/{bare}", headers=alice).json() == _expected(context, bare)
+    assert _expected(context, bare)["verdict"] is None
+
     shown = _expected(context, full)
     assert shown["claimed_amount"] == str(UINT256_MAX)
     assert shown["delivered_amount"] == "999"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, make_url, select
+from sqlalchemy import bindparam, func, make_url, select
 from sqlalchemy.orm import Session
 
 from recovery.api.app import create_app
@@ -141,3 +141,22 @@ def test_fetch_reads_rows_and_a_dropped_connection_is_not_reused(database: Datab
     first, broke, again = asyncio.run(main())
     assert first == again == [("s",)]
     assert broke == postgres
+
+
+def test_fetch_refuses_a_parameter_left_out_instead_of_binding_null(database: Database) -> None:
+    statement = select(ApiKeyRow.subject).where(ApiKeyRow.prefix == bindparam("prefix"))
+
+    async def main() -> BaseException | None:
+        opened = database.open_async()
+        try:
+            await database.fetch(statement, {})
+        except Exception as error:  # the driver path's KeyError or SQLAlchemy's own
+            return error
+        finally:
+            if opened:
+                await database.close_async()
+        return None
+
+    error = asyncio.run(main())
+    assert error is not None
+    assert "prefix" in str(error)

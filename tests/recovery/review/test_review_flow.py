@@ -278,11 +278,20 @@ def test_the_queue_is_walked_page_by_page_with_value_bands_in_the_query(desk: De
         ({"network": "polygon" if network != "polygon" else "bsc"}, 0),
         ({"case_type": cases[0]["case_type"], "network": network}, len(cases)),
         ({"older_than_minutes": 525_600}, 0),
-        ({"older_than_minutes": 0}, len(cases)),
+        ({"network": "", "case_type": ""}, len(cases)),  # an empty filter is no filter
     ]:
         items = desk.client.get("/v1/review/queue", params=params, headers=desk.rita).json()
         assert len(items["items"]) == expected, params
+    # A queue item is the case as GET shows it.
+    first = desk.client.get("/v1/review/queue", params={"limit": 1}, headers=desk.rita).json()
+    (item,) = first["items"]
+    assert item == desk.client.get(f"/v1/appeals/{item['id']}", headers=desk.rita).json()
     bad = desk.client.get(
         "/v1/review/queue", params={"cursor": "q1_99999999999"}, headers=desk.rita
     )
     assert bad.status_code == 422
+    huge = desk.client.get(
+        "/v1/review/queue", params={"min_value": "99999999999999"}, headers=desk.rita
+    )
+    assert huge.status_code == 422, huge.text
+    assert "beyond any case's value" in huge.json()["detail"]
