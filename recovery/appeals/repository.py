@@ -273,11 +273,6 @@ class PublicCaseReads:
         return [dict(zip(PUBLIC_KEYS, row, strict=True)) for row in rows]
 
 
-def case_from_row(row: Row[Any]) -> Case:
-    """The domain case of a plain row of the cases table (`CASE_COLUMNS`)."""
-    return _to_case(row)
-
-
 def _to_case(row: Row[Any]) -> Case:
     # The row's values by name through one dict: a Row's attributes cost several times a
     # dict lookup each, and a case has over thirty.
