@@ -216,10 +216,16 @@ class PublicCaseReads:
     def __init__(self, database: Database) -> None:
         self.database = database
 
+    async def _rows(
+        self, statement: Select[Any], parameters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        rows = await self.database.fetch(statement, parameters)
+        return [dict(zip(PUBLIC_KEYS, row, strict=True)) for row in rows]
+
     async def one(self, case_id: str) -> dict[str, Any] | None:
         """The public columns of the case with `case_id`, or None."""
-        rows = await self.database.fetch(_PUBLIC_BY_ID, {"case_id": case_id})
-        return dict(zip(PUBLIC_KEYS, rows[0], strict=True)) if rows else None
+        rows = await self._rows(_PUBLIC_BY_ID, {"case_id": case_id})
+        return rows[0] if rows else None
 
     async def page(
         self,
@@ -240,8 +246,7 @@ class PublicCaseReads:
         }
         statement = _page_statement(*(value is not None for value in filters.values()))
         parameters = {name: value for name, value in filters.items() if value is not None}
-        rows = await self.database.fetch(statement, {**parameters, "limit": limit})
-        return [dict(zip(PUBLIC_KEYS, row, strict=True)) for row in rows]
+        return await self._rows(statement, {**parameters, "limit": limit})
 
     async def in_review(
         self,
@@ -269,8 +274,7 @@ class PublicCaseReads:
         parameters = {name: value for name, value in filters.items() if value is not None}
         if after is not None:
             parameters["after_at"], parameters["after_number"] = after
-        rows = await self.database.fetch(statement, {**parameters, "limit": limit})
-        return [dict(zip(PUBLIC_KEYS, row, strict=True)) for row in rows]
+        return await self._rows(statement, {**parameters, "limit": limit})
 
 
 def _to_case(row: Row[Any]) -> Case:
