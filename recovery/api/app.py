@@ -55,7 +55,7 @@ def create_app(context: AppContext) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The routes' async database connections belong to the loop that serves them.
-        opened = context.database.open_async()
+        opened = await context.database.open_async()
         try:
             yield
         finally:

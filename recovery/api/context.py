@@ -8,12 +8,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from chains.evm.adapter import EvmAdapter
 from policies import Policy
-from recovery.access.keys import KeyCache, Principal, parse_authorization, principal_of, stored_key
+from recovery.access.keys import (
+    KeyCache,
+    Principal,
+    parse_authorization,
+    principal_of,
+    read_stored_key,
+)
 from recovery.db.engine import Database
+from recovery.errors import Unauthorized
 from recovery.settings import Settings
 
 
@@ -55,20 +64,42 @@ async def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-async def get_principal(
-    context: ContextDep,
-    authorization: Annotated[
-        str | None, Header(description="`Bearer <api key>`", max_length=512)
-    ] = None,
-) -> Principal:
-    """The caller behind the request's API key: from the process's key cache, or one read."""
-    prefix, key = parse_authorization(authorization)
-    stored = context.keys.get(prefix)
-    if stored is None:
-        stored = await context.database.rows(lambda connection: stored_key(connection, prefix))
-        if stored is not None:
-            context.keys.put(prefix, stored)
-    return principal_of(stored, key)
+# Longer than any key the service makes (`rk_` + 12 + 1 + 43 characters), with room.
+AUTHORIZATION_MAX = 512
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+class ApiKeyBearer(SecurityBase):
+    """The caller behind the request's `Authorization: Bearer <api key>`: from the
+    process's key cache, or one read (`read_stored_key`); a 401 without a valid key.
+
+    A security scheme of the OpenAPI contract (HTTP bearer), so the docs page can
+    authorize and a generated client sends the key as authentication. Its one parameter
+    is the request: FastAPI has no header to parse and validate on each call.
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="rk_<id>_<secret>",
+            description="An API key: `Authorization: Bearer rk_<id>_<secret>`.",
+        )
+        self.scheme_name = "ApiKey"
+
+    async def __call__(self, request: Request) -> Principal:
+        authorization = request.headers.get("authorization")
+        if authorization is not None and len(authorization) > AUTHORIZATION_MAX:
+            raise Unauthorized(
+                f"Authorization header is longer than {AUTHORIZATION_MAX} characters; send "
+                "`Authorization: Bearer <api key>`"
+            )
+        prefix, key = parse_authorization(authorization)
+        context = request.app.state.context
+        stored = context.keys.get(prefix)
+        if stored is None:
+            stored = await read_stored_key(context.database, prefix)
+            if stored is not None:
+                context.keys.put(prefix, stored)
+        return principal_of(stored, key)
+
+
+get_principal = ApiKeyBearer()
+CurrentPrincipal = Annotated[Principal, Security(get_principal)]

@@ -23,6 +23,19 @@ _RELEASE = (
 )
 
 
+def claim_values(case: Case, log_index: int) -> dict[str, Any]:
+    """The row of a new live claim of `case` on one transfer."""
+    return {
+        "case_id": case.id,
+        "network": case.network,
+        "tx_hash": case.tx_hash,
+        "deposit_address": case.deposit_address,
+        "log_index": log_index,
+        "claimed_at": case.updated_at,
+        "released_at": None,
+    }
+
+
 def sync_claims(connection: Connection, cases: Sequence[Case], *, new: bool = False) -> None:
     """Make each case's live claims exactly `case.held_transfers()`, in a few statements.
 
@@ -54,18 +67,7 @@ def sync_claims(connection: Connection, cases: Sequence[Case], *, new: bool = Fa
             {"b_case_id": case.id, "b_log_index": index, "b_released_at": case.updated_at}
             for index in sorted(have - wanted)
         )
-        claims.extend(
-            {
-                "case_id": case.id,
-                "network": case.network,
-                "tx_hash": case.tx_hash,
-                "deposit_address": case.deposit_address,
-                "log_index": index,
-                "claimed_at": case.updated_at,
-                "released_at": None,
-            }
-            for index in sorted(wanted - have)
-        )
+        claims.extend(claim_values(case, index) for index in sorted(wanted - have))
     # Releases first: within one batch a transfer may pass from one case to another.
     if releases:
         connection.execute(_RELEASE, releases)

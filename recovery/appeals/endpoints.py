@@ -75,17 +75,15 @@ async def file_appeal(
     now = context.clock()
     service_addresses = [context.gas_wallet] if context.gas_wallet else []
     try:
-        filing = await context.database.run(
-            lambda session: service.file_appeal(
-                session,
-                context.policy,
-                principal,
-                body,
-                idempotency_key=idempotency_key,
-                now=now,
-                token_decimals=lambda _network, _token: decimals,
-                service_addresses=service_addresses,
-            )
+        filing = await service.file_appeal(
+            context.database,
+            context.policy,
+            principal,
+            body,
+            idempotency_key=idempotency_key,
+            now=now,
+            token_decimals=lambda _network, _token: decimals,
+            service_addresses=service_addresses,
         )
     except service.FilingRaced as race:
         filing = await context.database.run(

@@ -32,7 +32,7 @@ _SEND_INSTEAD = (
 
 
 def refusal(
-    session: Session,
+    session: Session | None,
     refund: str,
     *,
     tokens: Collection[str] = (),
@@ -44,7 +44,7 @@ def refusal(
     `tokens` are the contracts the payout calls or whose logs carry it; `service_addresses`
     the addresses this process knows the service controls besides deposit addresses
     (the gas wallet, the payout's source). `is_deposit_address`: whether the caller has
-    already found `refund` in the registry (None: look it up here).
+    already found `refund` in the registry (None: look it up here, in `session`).
     """
     folded = refund.lower()
     if folded == ZERO_ADDRESS:
@@ -61,6 +61,7 @@ def refusal(
         )
     ours = {a.lower() for a in service_addresses}
     if is_deposit_address is None:
+        assert session is not None, "without a session, say whether it is a deposit address"
         is_deposit_address = DepositAddressRepository(session).get(refund) is not None
     if folded in ours or is_deposit_address:
         return (
@@ -73,7 +74,7 @@ def refusal(
 
 
 def check_refund_address(
-    session: Session,
+    session: Session | None,
     refund: str,
     *,
     tokens: Collection[str] = (),

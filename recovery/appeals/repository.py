@@ -29,6 +29,7 @@ from sqlmodel import col
 from recovery.appeals import transition_log
 from recovery.appeals.claimed_transfers import holder_of, sync_claims
 from recovery.appeals.errors import DuplicateClaim
+from recovery.appeals.filings import INSERT_CASE, case_values
 from recovery.db.engine import Database
 from recovery.db.tables import CaseEventRow, CaseRow, IdempotencyKeyRow
 from recovery.domain.case import Case, CaseEvent, CaseType
@@ -75,7 +76,6 @@ def event_values(event: CaseEvent) -> dict[str, object]:
 
 
 # Built once and run on the connection (Core, not the ORM): no flush, no per-call build.
-_INSERT_CASE = insert(CaseRow).returning(col(CaseRow.number))
 _INSERT_EVENTS = insert(CaseEventRow)
 
 
@@ -341,35 +341,8 @@ class CaseRepository:
 
     def add(self, case: Case) -> None:
         """Insert a new case and its pending events."""
-        values = {
-            "id": case.id,
-            "claimant": case.claimant,
-            "case_type": case.case_type.value,
-            "network": case.network,
-            "opened_for": case.opened_for,
-            "tx_hash": case.tx_hash,
-            "token": case.token,
-            "deposit_address": case.deposit_address,
-            "refund_address": case.refund_address,
-            "claimed_amount": case.claimed_amount,
-            "status": case.status.value,
-            "version": case.version,
-            "last_seq": case.last_seq,
-            "facts": case.facts,
-            "verdict": case.verdict,
-            "value_micros": case.value_micros,
-            "policy_version": case.policy_version,
-            "log_index": case.log_index,
-            "named_log_indexes": (
-                None if case.named_log_indexes is None else list(case.named_log_indexes)
-            ),
-            "log_indexes": list(case.log_indexes),
-            "created_at": case.created_at,
-            "updated_at": case.updated_at,
-            "next_check_at": case.created_at,
-        }
         connection = self.session.connection()
-        case.number = connection.execute(_INSERT_CASE, values).scalar_one()
+        case.number = connection.execute(INSERT_CASE, case_values(case)).scalar_one()
         # A transfer another live case holds fails here, on the unique index of live claims.
         sync_claims(connection, [case], new=True)
         self._write_events(case)

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from policies import Policy
-from recovery.access.case_rules import CaseAction, ClaimantOnly, authorize
+from recovery.access.case_rules import CaseAction, CaseIdentity, ClaimantOnly, authorize
 from recovery.access.keys import Principal, Role
-from recovery.appeals import formats
+from recovery.appeals import formats, transition_log
 from recovery.appeals.errors import (
     AddressNotClaimants,
     AppealRefused,
@@ -27,19 +27,20 @@ from recovery.appeals.errors import (
     IdempotencyKeyReused,
     NotOurDepositAddress,
 )
+from recovery.appeals.filings import FiledCase, Registered, read_facts, write_steps
 from recovery.appeals.refund_addresses import check_refund_address
 from recovery.appeals.repository import (
     CaseReads,
     CaseRepository,
     IdempotencyRepository,
     PublicCaseReads,
+    event_values,
 )
 from recovery.appeals.schemas import AppealCreate, public_view
 from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
-from recovery.db.tables import DepositAddressRow, IdempotencyKeyRow
-from recovery.deposit_addresses.repository import DepositAddressRepository
+from recovery.db.engine import Database
 from recovery.deposit_addresses.service import known_network
-from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType, reference_of
+from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType
 from recovery.domain.states import CaseStatus
 from recovery.errors import InvalidInput
 
@@ -114,28 +115,28 @@ def normalise(policy: Policy, appeal: AppealCreate) -> AppealCreate:
 
 
 def _check_deposit_address(
-    row: DepositAddressRow | None, claimant: str, appeal: AppealCreate
+    registered: Registered | None, claimant: str, appeal: AppealCreate
 ) -> None:
-    if row is None or row.owner != claimant:
+    if registered is None or registered.owner != claimant:
         raise AddressNotClaimants(
             f"deposit_address: you have no deposit address {appeal.deposit_address}; name "
             "the address the exchange gave you (GET /v1/deposit-addresses lists yours)"
         )
-    opened_on = ", ".join(row.networks)
+    opened_on = ", ".join(registered.networks)
     if appeal.case_type == CaseType.WRONG_NETWORK.value:
         assert appeal.opened_for is not None
-        if appeal.opened_for not in row.networks:
+        if appeal.opened_for not in registered.networks:
             raise NotOurDepositAddress(
                 f"opened_for: deposit address {appeal.deposit_address} was not opened for "
                 f"{appeal.opened_for}; it was opened for: {opened_on}"
             )
-        if appeal.network in row.networks:
+        if appeal.network in registered.networks:
             raise InvalidInput(
                 f"network: deposit address {appeal.deposit_address} is also opened for "
                 f"{appeal.network}, so this is not a wrong-network transfer; if the token is "
                 "not listed there, file an unlisted_token appeal"
             )
-    elif appeal.network not in row.networks:
+    elif appeal.network not in registered.networks:
         raise NotOurDepositAddress(
             f"network: deposit address {appeal.deposit_address} was not opened for "
             f"{appeal.network}; it was opened for: {opened_on}. If the transfer went over "
@@ -143,8 +144,8 @@ def _check_deposit_address(
         )
 
 
-def file_appeal(
-    session: Session,
+async def file_appeal(
+    database: Database,
     policy: Policy,
     principal: Principal,
     appeal: AppealCreate,
@@ -156,8 +157,10 @@ def file_appeal(
 ) -> Filing:
     """File a case for the caller; the same Idempotency-Key and body give the same case.
 
-    `service_addresses` are the service's own wallets this process knows (the gas wallet):
-    a refund to them, to a deposit address or to the token's contract is refused.
+    One read of what the database knows (`filings.read_facts`), the checks and the
+    verdict in memory, one transaction of inserts. `service_addresses` are the service's
+    own wallets this process knows (the gas wallet): a refund to them, to a deposit
+    address or to the token's contract is refused.
     """
     if principal.role != Role.USER:
         raise ClaimantOnly(
@@ -165,24 +168,26 @@ def file_appeal(
             f"has the {principal.role} role"
         )
     appeal = normalise(policy, appeal)
-    cases = CaseRepository(session)
-    keys = IdempotencyRepository(session)
     request_hash = _request_hash(appeal)
-    if idempotency_key is not None:
-        replay = _replay(cases, keys, principal.subject, idempotency_key, request_hash)
-        if replay is not None:
-            return Filing(replay, replayed=True)
-    # The deposit address and the refund address in one look at the registry.
-    registered = DepositAddressRepository(session).registered(
-        {appeal.deposit_address, appeal.refund_address}
+    facts = await read_facts(
+        database,
+        owner=principal.subject,
+        key=idempotency_key,
+        network=appeal.network,
+        tx_hash=appeal.tx_hash,
+        token=appeal.token,
+        deposit_address=appeal.deposit_address,
+        refund_address=appeal.refund_address,
     )
-    _check_deposit_address(registered.get(appeal.deposit_address), principal.subject, appeal)
+    if idempotency_key is not None and facts.remembered is not None:
+        return await _replayed(database, idempotency_key, request_hash, *facts.remembered)
+    _check_deposit_address(facts.addresses.get(appeal.deposit_address), principal.subject, appeal)
     check_refund_address(
-        session,
+        None,
         appeal.refund_address,
         tokens=() if appeal.token == NATIVE else (appeal.token,),
         service_addresses=service_addresses,
-        is_deposit_address=appeal.refund_address in registered,
+        is_deposit_address=appeal.refund_address in facts.addresses,
     )
     verdict = judge(policy, appeal, now=now, token_decimals=token_decimals)
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
@@ -207,27 +212,39 @@ def file_appeal(
         named_log_indexes=None if appeal.log_indexes is None else tuple(appeal.log_indexes),
     )
     case.log_indexes = case.filed_transfers()
-    if cases.claim_holder(case) is not None:
-        return _already_claimed(cases, keys, principal, appeal, case, idempotency_key, request_hash)
+    holder = facts.holder(case)
+    if holder is not None:
+        raise _duplicate(appeal, *holder, principal.subject)
     case.open(actor=principal.actor, at=now)
+    key = None
+    if idempotency_key is not None:
+        key = {
+            "owner": principal.subject,
+            "key": idempotency_key,
+            "request_hash": request_hash,
+            "case_id": case.id,
+            "created_at": now,
+        }
+    events = [event_values(e) for e in case.pending_events]
     try:
-        cases.add(case)
-        if idempotency_key is not None:
-            keys.remember(
-                IdempotencyKeyRow(
-                    owner=principal.subject,
-                    key=idempotency_key,
-                    request_hash=request_hash,
-                    case_id=case.id,
-                    created_at=now,
-                )
-            )
+        (((case.number,),), *_) = await database.write(write_steps(case, events, key))
     except IntegrityError as error:
         # A concurrent request won the race: either with the same Idempotency-Key or for
-        # the same transfer. This transaction is spoilt; `settle_race` tells which in a
-        # new one (no savepoint on the common path: two round trips fewer per filing).
+        # the same transfer. Nothing was written; `settle_race` tells which.
         raise FilingRaced(case, appeal, request_hash, error) from None
+    transition_log.committed([case])
+    case.pending_events.clear()
     return Filing(case, replayed=False)
+
+
+async def _replayed(
+    database: Database, idempotency_key: str, request_hash: str, remembered: str, case_id: str
+) -> Filing:
+    if remembered != request_hash:
+        raise _key_reused(idempotency_key)
+    case = await database.read(lambda session: CaseReads(session).get(case_id))
+    assert case is not None, "an idempotency key names a case that is not there"
+    return Filing(case, replayed=True)
 
 
 class FilingRaced(Exception):
@@ -283,7 +300,9 @@ def _already_claimed(
     raise _duplicate(appeal, *holder, principal.subject)
 
 
-def _duplicate(appeal: AppealCreate, holder: Case, which: str, subject: str) -> DuplicateClaim:
+def _duplicate(
+    appeal: AppealCreate, holder: CaseIdentity, which: str, subject: str
+) -> DuplicateClaim:
     # Name the other case only to its own claimant; never reveal someone else's.
     whose = f" by your case {holder.reference}" if holder.claimant == subject else ""
     hint = (
@@ -307,11 +326,15 @@ def _replay(
     if remembered is None:
         return None
     if remembered.request_hash != request_hash:
-        raise IdempotencyKeyReused(
-            f"Idempotency-Key {idempotency_key!r} was already used with a different body; "
-            "use a new key for a new appeal"
-        )
+        raise _key_reused(idempotency_key)
     return cases.get(remembered.case_id)
+
+
+def _key_reused(idempotency_key: str) -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        f"Idempotency-Key {idempotency_key!r} was already used with a different body; "
+        "use a new key for a new appeal"
+    )
 
 
 def get_case(
@@ -331,27 +354,13 @@ def get_case(
     return case
 
 
-@dataclass(frozen=True, slots=True)
-class _Filed:
-    """Who filed a case and under which number, as the access rules read them."""
-
-    id: str
-    claimant: str
-    number: int | None
-
-    @property
-    def reference(self) -> str:
-        """The human reference, e.g. `RC-000123`."""
-        return reference_of(self.number)
-
-
 async def public_case(reads: PublicCaseReads, principal: Principal, case_id: str) -> dict[str, Any]:
     """The public view (`public_view`) of a case the caller may read: `get_case`'s rules,
     on the cheapest read."""
     row = await reads.one(case_id)
     if row is None:
         raise CaseNotFound(f"no case {case_id} among yours")
-    authorize(principal, CaseAction.READ, _Filed(row["id"], row["claimant"], row["number"]))
+    authorize(principal, CaseAction.READ, FiledCase(row["id"], row["claimant"], row["number"]))
     return public_view(row)
 
 

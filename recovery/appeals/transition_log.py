@@ -8,7 +8,7 @@ savepoint given up) never shows in the logs as if it had happened.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import event
@@ -20,16 +20,10 @@ log = logging.getLogger("recovery.cases")
 _PENDING = "recovery.case_transitions"
 
 
-def note(session: Session, cases: Sequence[Case]) -> None:
-    """Remember the pending events of `cases`, to be logged when `session` commits."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    where = session.get_nested_transaction() or session.get_transaction()
-    pending: list[tuple[SessionTransaction | None, dict[str, Any]]]
-    pending = session.info.setdefault(_PENDING, [])
+def _fields(cases: Sequence[Case]) -> Iterator[dict[str, Any]]:
     for case in cases:
         for change in case.pending_events:
-            fields = {
+            yield {
                 "event": "case_transition",
                 "case": case.reference,
                 "case_id": case.id,
@@ -40,21 +34,41 @@ def note(session: Session, cases: Sequence[Case]) -> None:
                 "reason_code": change.reason_code,
                 "detail": change.detail,
             }
-            pending.append((where, fields))
+
+
+def note(session: Session, cases: Sequence[Case]) -> None:
+    """Remember the pending events of `cases`, to be logged when `session` commits."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    where = session.get_nested_transaction() or session.get_transaction()
+    pending: list[tuple[SessionTransaction | None, dict[str, Any]]]
+    pending = session.info.setdefault(_PENDING, [])
+    pending.extend((where, fields) for fields in _fields(cases))
+
+
+def committed(cases: Sequence[Case]) -> None:
+    """Log the pending events of `cases` now: a write outside a session committed them."""
+    if log.isEnabledFor(logging.INFO):
+        for fields in _fields(cases):
+            _log(fields)
+
+
+def _log(fields: dict[str, Any]) -> None:
+    log.info(
+        "case %s: %s -> %s by %s%s",
+        fields["case"],
+        fields["from_status"] or "(new)",
+        fields["to_status"],
+        fields["actor"],
+        f" ({fields['reason_code']})" if fields["reason_code"] else "",
+        extra=fields,
+    )
 
 
 @event.listens_for(Session, "after_commit")
 def _log_committed(session: Session) -> None:
     for _, fields in session.info.pop(_PENDING, []):
-        log.info(
-            "case %s: %s -> %s by %s%s",
-            fields["case"],
-            fields["from_status"] or "(new)",
-            fields["to_status"],
-            fields["actor"],
-            f" ({fields['reason_code']})" if fields["reason_code"] else "",
-            extra=fields,
-        )
+        _log(fields)
 
 
 @event.listens_for(Session, "after_soft_rollback")

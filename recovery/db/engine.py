@@ -13,21 +13,47 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, Select, create_engine, event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+import asyncpg  # type: ignore[import-untyped]
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    IntegrityConstraintViolationError,
+)
+from sqlalchemy import (
+    URL,
+    CompoundSelect,
+    Connection,
+    Delete,
+    Engine,
+    Insert,
+    Select,
+    Update,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
+# What `fetch` and `write` run: a Core statement (on a SQLModel table, say).
+Rows = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]]
+Statement = Rows | Insert | Update | Delete
 
-# Connections the API's async engine keeps per process. Requests beyond it wait for one
-# (up to `pool_timeout`) instead of opening and closing an overflow connection each.
-ASYNC_POOL_SIZE = 20
+# Connections the API's async engine keeps per process, and as many again in the pool of
+# bare asyncpg connections the hot paths use (`fetch`, `write`). Requests beyond it wait
+# for one (up to `pool_timeout`) instead of opening and closing an overflow connection.
+ASYNC_POOL_SIZE = 10
 # `Database.fetch` compiles a statement once; its statements are built once per filter set
 # (a few dozen). Past this many, a statement is compiled at each call instead of kept.
 PREPARED_LIMIT = 256
@@ -79,6 +105,35 @@ def async_url(url: URL) -> tuple[URL, dict[str, Any]]:
     return url.set(drivername="postgresql+psycopg"), {}
 
 
+# A bound value's conversion for the driver (a column type's bind processor), if any.
+_Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A statement compiled for the raw driver: its SQL, the names of its parameters in
+    order, the values of those the statement binds itself (its literals), and each
+    parameter's conversion by its type (JSON to text, an amount to a Decimal, ...)."""
+
+    statement: Statement
+    sql: str
+    names: tuple[str, ...]
+    literals: dict[str, Any]
+    processors: tuple[_Processor, ...]
+    returns_rows: bool
+
+    def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for `parameters` (a KeyError names a missing one)."""
+        values = {**self.literals, **parameters} if self.literals else parameters
+        # A processor sees None too: a plain JSON column writes it as JSON `null`.
+        return [
+            value if convert is None else convert(value)
+            for value, convert in zip(
+                (values[name] for name in self.names), self.processors, strict=True
+            )
+        ]
+
+
 @dataclass(frozen=True)
 class _AsyncPool:
     """One event loop's async engine and its two session factories."""
@@ -87,28 +142,62 @@ class _AsyncPool:
     sessions: async_sessionmaker[Any]
     reads: async_sessionmaker[Any]
     autocommit: AsyncEngine
-    # `fetch`'s statements compiled for the raw driver (asyncpg): SQL and parameter order.
-    compiled: dict[int, tuple[Select[Any], str, tuple[str, ...], dict[str, Any]]] = field(
-        default_factory=dict
-    )
+    # Bare asyncpg connections (asyncpg only): a checkout here costs a tenth of one
+    # through SQLAlchemy's pool, which sets and resets autocommit on every checkout.
+    raw: asyncpg.Pool | None
+    # `fetch`'s and `write`'s statements compiled for the raw driver (asyncpg).
+    compiled: dict[int, _Prepared] = field(default_factory=dict)
 
-    def prepared(self, statement: Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Any]]:
-        """The SQL of `statement` for asyncpg, the names of its parameters in order, and
-        the values of those the statement binds itself (its literals)."""
+    def prepared(self, statement: Statement) -> _Prepared:
+        """`statement` compiled for asyncpg, once (see `PREPARED_LIMIT`)."""
         found = self.compiled.get(id(statement))
         # The entry holds the statement, so its id cannot be reused while the entry lives.
-        if found is None or found[0] is not statement:
-            compiled = statement.compile(dialect=self.engine.dialect)
+        if found is None or found.statement is not statement:
+            dialect = self.engine.dialect
+            compiled = statement.compile(dialect=dialect)
             names = tuple(compiled.positiontup or ())
-            # Only the statement's literals: a bindparam() left without a value is the
-            # caller's to give (a KeyError if not), never a silent NULL.
-            literals = {
-                name: compiled.params[name] for name in names if not compiled.binds[name].required
-            }
-            found = (statement, compiled.string, names, literals)
+            binds = [compiled.binds[name] for name in names]
+            found = _Prepared(
+                statement=statement,
+                sql=compiled.string,
+                names=names,
+                # Only the statement's literals: a bindparam() left without a value is the
+                # caller's to give (a KeyError if not), never a silent NULL.
+                literals={
+                    name: compiled.params[name]
+                    for name, bind in zip(names, binds, strict=True)
+                    if not bind.required
+                },
+                processors=tuple(
+                    bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds
+                ),
+                returns_rows=isinstance(statement, (Select, CompoundSelect))
+                or bool(getattr(compiled, "effective_returning", None)),
+            )
             if len(self.compiled) < PREPARED_LIMIT:
                 self.compiled[id(statement)] = found
-        return found[1], found[2], found[3]
+        return found
+
+
+async def _keep(_connection: asyncpg.Connection) -> None:
+    """The raw pool's reset: none. Its connections only run `fetch`'s reads and `write`'s
+    transactions (which asyncpg rolls back if left open); they set nothing, listen to
+    nothing and lock nothing, so the default reset's round trip has nothing to undo."""
+
+
+@asynccontextmanager
+async def _driver(pool: _AsyncPool) -> AsyncIterator[Any]:
+    """A bare asyncpg connection from the pool's raw pool."""
+    assert pool.raw is not None
+    async with pool.raw.acquire(timeout=30) as driver:
+        yield driver
+
+
+async def _async_step(
+    connection: AsyncConnection, statement: Statement, sets: Sequence[Mapping[str, Any]]
+) -> Sequence[Sequence[Any]]:
+    result = await connection.execute(statement, list(sets) if len(sets) != 1 else sets[0])
+    return [tuple(r) for r in result] if result.returns_rows else []
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -153,7 +242,7 @@ class Database:
         pool = self._async.get(loop) if loop is not None else None
         return pool.engine if pool is not None else None
 
-    def open_async(self) -> bool:
+    async def open_async(self) -> bool:
         """Open an async engine for the running event loop (PostgreSQL only; SQLite keeps
         threads). True when this call opened it, so the caller knows to close it."""
         loop = asyncio.get_running_loop()
@@ -170,11 +259,24 @@ class Database:
         # A read is one or two statements that need no transaction of their own: in
         # autocommit each is a single round trip, with no BEGIN and no COMMIT.
         reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        raw = None
+        if engine.dialect.driver == "asyncpg":
+            _, connect = engine.dialect.create_connect_args(url)
+            # min_size 0: no connection until the first request, so a database that is
+            # down at start-up fails requests (and health checks), not the start.
+            raw = await asyncpg.create_pool(
+                **connect,
+                **connect_args,
+                min_size=0,
+                max_size=ASYNC_POOL_SIZE,
+                reset=_keep,
+            )
         self._async[loop] = _AsyncPool(
             engine=engine,
             sessions=async_sessionmaker(engine, expire_on_commit=False),
             reads=async_sessionmaker(reads, expire_on_commit=False),
             autocommit=reads,
+            raw=raw,
         )
         return True
 
@@ -182,6 +284,8 @@ class Database:
         """Close the running event loop's async engine (at the API's shutdown)."""
         pool = self._async.pop(asyncio.get_running_loop(), None)
         if pool is not None:
+            if pool.raw is not None:
+                await pool.raw.close()
             await pool.engine.dispose()
 
     async def run(self, work: Callable[[Session], T]) -> T:
@@ -210,37 +314,71 @@ class Database:
             return await connection.run_sync(work)
 
     async def fetch(
-        self, statement: Select[Any], parameters: Mapping[str, Any]
+        self, statement: Rows, parameters: Mapping[str, Any]
     ) -> Sequence[Sequence[Any]]:
         """The rows of one read `statement` (autocommit), as sequences of column values.
 
         On asyncpg the statement runs as a prepared statement on the driver's own
         connection, compiled once: a third of the CPU of the same read through
-        SQLAlchemy's result machinery. Elsewhere it runs through `rows`. The values are
-        the driver's, not the column types' (an asyncpg numeric is a Decimal), and so are
-        the parameters (no column type's bind processing): a statement run here selects as
-        text what would differ (see `PUBLIC_COLUMNS`) and binds plain values (aware
-        datetimes, ints, strings).
+        SQLAlchemy's result machinery. Elsewhere it runs through `rows`. Parameters go
+        through their types' bind processing, but the values read are the driver's, not
+        the column types' (an asyncpg numeric is a Decimal, a JSON column its text): a
+        statement run here selects as text what would differ (see `PUBLIC_COLUMNS`).
         """
         pool = self._async.get(asyncio.get_running_loop())
-        if pool is None or pool.engine.dialect.driver != "asyncpg":
+        if pool is None or pool.raw is None:
             return await self.rows(lambda c: [tuple(r) for r in c.execute(statement, parameters)])
-        sql, names, literals = pool.prepared(statement)
-        values = {**literals, **parameters}
-        async with pool.autocommit.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            try:
-                rows: Sequence[Sequence[Any]] = await driver.fetch(
-                    sql, *(values[name] for name in names)
-                )
-            except Exception:
-                if driver.is_closed():
-                    # SQLAlchemy did not see the failure: the pool must not reuse it.
-                    await connection.invalidate()
-                raise
+        prepared = pool.prepared(statement)
+        arguments = prepared.arguments(parameters)
+        async with _driver(pool) as driver:
+            rows: Sequence[Sequence[Any]] = await driver.fetch(prepared.sql, *arguments)
         return rows
+
+    async def write(
+        self, steps: Sequence[tuple[Statement, Sequence[Mapping[str, Any]]]]
+    ) -> list[Sequence[Sequence[Any]]]:
+        """Run each statement with each of its parameter sets, all in one transaction,
+        and return the rows each step's RETURNING gave (empty for the others).
+
+        On asyncpg the statements run prepared on the driver's own connection (as
+        `fetch`'s do): the cheapest write there is. A unique or foreign key violation
+        raises SQLAlchemy's `IntegrityError` on every driver, and nothing is written.
+        """
+        pool = self._async.get(asyncio.get_running_loop())
+        if pool is None:
+            return await run_in_threadpool(self._write_blocking, steps)
+        if pool.raw is None:
+            async with pool.engine.begin() as connection:
+                return [await _async_step(connection, statement, sets) for statement, sets in steps]
+        prepared = [(pool.prepared(statement), sets) for statement, sets in steps]
+        results: list[Sequence[Sequence[Any]]] = []
+        async with _driver(pool) as driver:
+            try:
+                async with driver.transaction():
+                    for step, sets in prepared:
+                        if step.returns_rows or len(sets) == 1:
+                            rows = []
+                            for values in sets:
+                                rows.extend(await driver.fetch(step.sql, *step.arguments(values)))
+                            results.append(rows)
+                        else:
+                            await driver.executemany(
+                                step.sql, [step.arguments(values) for values in sets]
+                            )
+                            results.append([])
+            except IntegrityConstraintViolationError as error:
+                raise IntegrityError(str(error), None, error) from error
+        return results
+
+    def _write_blocking(
+        self, steps: Sequence[tuple[Statement, Sequence[Mapping[str, Any]]]]
+    ) -> list[Sequence[Sequence[Any]]]:
+        with self.engine.begin() as connection:
+            results: list[Sequence[Sequence[Any]]] = []
+            for statement, sets in steps:
+                result = connection.execute(statement, list(sets) if len(sets) != 1 else sets[0])
+                results.append([tuple(r) for r in result] if result.returns_rows else [])
+            return results
 
     def _on_connection(self, work: Callable[[Connection], T]) -> T:
         with self.engine.connect() as connection:

@@ -139,3 +139,9 @@ def test_routing_auth_and_size_errors_carry_reason_codes(
         headers={**alice, "Content-Type": "application/json"},
     )
     assert (large.status_code, large.json()["reason_code"]) == (413, "payload_too_large")
+
+
+def test_an_overlong_authorization_header_is_a_401_that_says_so(client: TestClient) -> None:
+    response = client.get("/v1/appeals", headers={"Authorization": "Bearer rk_" + "a" * 600})
+    assert (response.status_code, response.json()["reason_code"]) == (401, "unauthorized")
+    assert "longer than 512 characters" in response.json()["detail"]

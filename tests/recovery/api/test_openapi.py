@@ -31,3 +31,26 @@ def test_the_appeal_body_is_the_policys() -> None:
     assert "tron" in schemas["NetworkId"]["enum"]
     deposit = schemas["DepositAddressCreateEvm"]["properties"]
     assert deposit["networks"]["items"]["enum"] == evm["network"]["enum"]
+
+
+def test_bearer_keys_are_the_contracts_security_scheme_not_a_header_parameter() -> None:
+    spec = yaml.safe_load(openapi_yaml())
+    scheme = spec["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    secured = {
+        (method, path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"ApiKey": []}]
+    }
+    assert ("get", "/v1/appeals/{case_id}") in secured
+    assert ("post", "/v1/appeals") in secured
+    assert ("get", "/healthz") not in secured
+    headers = [
+        parameter["name"].lower()
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+    ]
+    assert "authorization" not in headers

@@ -55,7 +55,7 @@ def add_key_then(fail: bool) -> Callable[[Session], str]:
 
 def test_run_commits_what_returns_and_rolls_back_what_raises(database: Database) -> None:
     async def main() -> tuple[bool, bool, int, int]:
-        opened = database.open_async()
+        opened = await database.open_async()
         has_engine = database.async_engine is not None
         try:
             with pytest.raises(RuntimeError, match="failed after writing"):
@@ -78,7 +78,7 @@ def test_a_loop_without_an_engine_of_its_own_runs_its_work_in_a_thread(
     database: Database,
 ) -> None:
     async def opener() -> None:
-        database.open_async()
+        await database.open_async()
 
     asyncio.run(opener())  # that loop ends; its engine is never used again
 
@@ -118,7 +118,7 @@ def test_fetch_reads_rows_and_a_dropped_connection_is_not_reused(database: Datab
     postgres = database.engine.dialect.name == "postgresql"
 
     async def main() -> tuple[list[tuple[str, ...]], bool, list[tuple[str, ...]]]:
-        opened = database.open_async()
+        opened = await database.open_async()
         try:
             await database.run(add_key_then(fail=False))
             first = [tuple(row) for row in await database.fetch(statement, {})]
@@ -147,7 +147,7 @@ def test_fetch_refuses_a_parameter_left_out_instead_of_binding_null(database: Da
     statement = select(ApiKeyRow.subject).where(ApiKeyRow.prefix == bindparam("prefix"))
 
     async def main() -> BaseException | None:
-        opened = database.open_async()
+        opened = await database.open_async()
         try:
             await database.fetch(statement, {})
         except Exception as error:  # the driver path's KeyError or SQLAlchemy's own
