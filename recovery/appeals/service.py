@@ -227,7 +227,9 @@ async def file_appeal(
         }
     events = [event_values(e) for e in case.pending_events]
     try:
-        (((case.number,),), *_) = await database.write(write_steps(case, events, key))
+        one_statement = database.engine.dialect.name == "postgresql"
+        steps = write_steps(case, events, key, one_statement=one_statement)
+        (((case.number,),), *_) = await database.write(steps)
     except IntegrityError as error:
         # A concurrent request won the race: either with the same Idempotency-Key or for
         # the same transfer. Nothing was written; `settle_race` tells which.

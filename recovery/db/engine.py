@@ -189,7 +189,7 @@ async def _keep(_connection: asyncpg.Connection) -> None:
 async def _driver(pool: _AsyncPool) -> AsyncIterator[Any]:
     """A bare asyncpg connection from the pool's raw pool."""
     assert pool.raw is not None
-    async with pool.raw.acquire(timeout=30) as driver:
+    async with pool.raw.acquire() as driver:
         yield driver
 
 
@@ -354,6 +354,10 @@ class Database:
         results: list[Sequence[Sequence[Any]]] = []
         async with _driver(pool) as driver:
             try:
+                if len(prepared) == 1 and len(prepared[0][1]) == 1:
+                    # One statement is atomic by itself: no BEGIN and COMMIT round trips.
+                    ((step, (values,)),) = prepared
+                    return [await driver.fetch(step.sql, *step.arguments(values))]
                 async with driver.transaction():
                     for step, sets in prepared:
                         if step.returns_rows or len(sets) == 1:
