@@ -198,7 +198,7 @@ def serve(
         )
         # log_config=None: uvicorn's own loggers go through the handler configured above.
         if workers == 1:
-            app_or_factory: object = create_app(context)
+            app_or_factory: object = create_app(context, freeze_at_start=True)
         else:
             # Each API process builds its own app from the same settings; this one keeps
             # the jobs, so the scheduler runs once whatever the number of API processes.

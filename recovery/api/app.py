@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,13 +50,22 @@ and each class's schema names its stable snake_case `reason_code`.
 """
 
 
-def create_app(context: AppContext) -> FastAPI:
-    """The API over `context` (database, policy, settings, clock)."""
+def create_app(context: AppContext, *, freeze_at_start: bool = False) -> FastAPI:
+    """The API over `context` (database, policy, settings, clock).
+
+    `freeze_at_start` (a serving process, not a test): once started, the objects built so
+    far (modules, the policy, the app's routes and schemas) leave the garbage collector's
+    care (`gc.freeze`). They live as long as the process, and each full collection that
+    walked them (some 180,000 objects) took up to 118 ms, stalling every request in flight.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The routes' async database connections belong to the loop that serves them.
         opened = await context.database.open_async()
+        if freeze_at_start:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -34,4 +34,4 @@ def app_from_environment() -> FastAPI:
     signer = build_signer(settings, context.policy, adapters)
     if signer is not None:
         context.gas_wallet = signer.gas_wallet_address
-    return create_app(context)
+    return create_app(context, freeze_at_start=True)

@@ -26,11 +26,9 @@ from recovery.appeals.errors import (
 from recovery.appeals.refund_addresses import RefundAddressRefused
 from recovery.appeals.repository import PublicCaseReads
 from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, EventList, EventPublic
-from recovery.appeals.verdicts import asks_chain_for_decimals
 from recovery.domain.case import CaseType
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.domain.states import CaseStatus
-from recovery.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
@@ -67,11 +65,9 @@ async def file_appeal(
     body: AppealCreate,
     context: ContextDep,
     principal: CurrentPrincipal,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> AppealPublic:
+) -> Response:
     """File a case for one mis-sent transfer to one of your deposit addresses."""
-    decimals = await _token_decimals(context, body)
     now = context.clock()
     service_addresses = [context.gas_wallet] if context.gas_wallet else []
     try:
@@ -82,28 +78,22 @@ async def file_appeal(
             body,
             idempotency_key=idempotency_key,
             now=now,
-            token_decimals=lambda _network, _token: decimals,
+            # An unlisted token's decimals, asked of its chain in a thread (no
+            # transaction is open while it answers).
+            token_decimals=lambda network, token: run_in_threadpool(
+                context.token_decimals, network, token
+            ),
             service_addresses=service_addresses,
         )
     except service.FilingRaced as race:
         filing = await context.database.run(
             partial(service.settle_race, principal=principal, race=race, key=idempotency_key)
         )
-    if filing.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return AppealPublic.of(filing.case)
-
-
-async def _token_decimals(context: ContextDep, body: AppealCreate) -> int | None:
-    """An unlisted token's decimals, asked of its chain in a thread before the filing's
-    transaction (which runs on the event loop and must not wait on a node)."""
-    try:
-        appeal = service.normalise(context.policy, body)
-    except InvalidInput:
-        return None  # the filing itself says what is wrong
-    if not asks_chain_for_decimals(context.policy, appeal):
-        return None
-    return await run_in_threadpool(context.token_decimals, appeal.network, appeal.token)
+    return JsonBytes(
+        AppealPublic.of(filing.case).model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        headers={"Idempotent-Replayed": "true"} if filing.replayed else None,
+    )
 
 
 @router.get(

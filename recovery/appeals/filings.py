@@ -262,33 +262,46 @@ _EVENT_KEYS = (
 def _filing_statement() -> Statement:
     """PostgreSQL's filing in one statement: the case, its claims (one per index of an
     array), its first event and its key (when given) in data-modifying CTEs. A unique
-    violation in any of them fails the statement, and nothing is written."""
-    new_case = INSERT_CASE.cte("new_case")
+    violation in any of them fails the statement, and nothing is written.
+
+    Every parameter is named `new_<column of cases>`, `event_<column>` or `key_<column>`:
+    a parameter named after a column of a table inserted into here (`id`, say) would be
+    taken by SQLAlchemy, executing it, as a value for that table's column too."""
+
+    def new(column: str) -> Any:
+        return bindparam(f"new_{column}", type_=_CASES.c[column].type)
+
+    new_case = (
+        insert(CaseRow)
+        .values({column: new(column) for column in CASE_KEYS})
+        .returning(_CASES.c.number)
+        .cte("new_case")
+    )
     claims = insert(ClaimedTransferRow).from_select(
         ["case_id", "network", "tx_hash", "deposit_address", "log_index", "claimed_at"],
         select(
-            bindparam("id", type_=_CLAIMS.c.case_id.type),
-            bindparam("network", type_=_CLAIMS.c.network.type),
-            bindparam("tx_hash", type_=_CLAIMS.c.tx_hash.type),
-            bindparam("deposit_address", type_=_CLAIMS.c.deposit_address.type),
-            func.unnest(bindparam("claimed_log_indexes", type_=ARRAY(Integer))),
-            bindparam("updated_at", type_=_CLAIMS.c.claimed_at.type),
+            new("id"),
+            new("network"),
+            new("tx_hash"),
+            new("deposit_address"),
+            func.unnest(bindparam("key_claimed_log_indexes", type_=ARRAY(Integer))),
+            new("updated_at"),
         ),
     )
     event = insert(CaseEventRow).values(
-        case_id=bindparam("id"),
-        created_at=bindparam("created_at"),
+        case_id=new("id"),
+        created_at=new("created_at"),
         **{name: bindparam(f"event_{name}") for name in _EVENT_KEYS},
     )
     key = insert(IdempotencyKeyRow).from_select(
         ["owner", "key", "request_hash", "case_id", "created_at"],
         select(
-            bindparam("claimant", type_=_KEYS.c.owner.type),
-            bindparam("idempotency_key", type_=_KEYS.c.key.type),
-            bindparam("request_hash", type_=_KEYS.c.request_hash.type),
-            bindparam("id", type_=_KEYS.c.case_id.type),
-            bindparam("created_at", type_=_KEYS.c.created_at.type),
-        ).where(bindparam("idempotency_key", type_=_KEYS.c.key.type).is_not(None)),
+            new("claimant"),
+            bindparam("key_key", type_=_KEYS.c.key.type),
+            bindparam("key_request_hash", type_=_KEYS.c.request_hash.type),
+            new("id"),
+            new("created_at"),
+        ).where(bindparam("key_key", type_=_KEYS.c.key.type).is_not(None)),
     )
     return select(new_case.c.number).add_cte(
         claims.cte("new_claims"), event.cte("new_event"), key.cte("new_key")
@@ -314,11 +327,11 @@ def write_steps(
     if one_statement and len(events) == 1:
         ((event,),) = (events,)
         values = {
-            **case_values(case),
-            "claimed_log_indexes": claimed,
+            **{f"new_{column}": value for column, value in case_values(case).items()},
+            "key_claimed_log_indexes": claimed,
             **{f"event_{name}": event[name] for name in _EVENT_KEYS},
-            "idempotency_key": None if key is None else key["key"],
-            "request_hash": None if key is None else key["request_hash"],
+            "key_key": None if key is None else key["key"],
+            "key_request_hash": None if key is None else key["request_hash"],
         }
         return [(FILE_CASE, [values])]
     steps: list[tuple[Statement, Sequence[Mapping[str, Any]]]] = [

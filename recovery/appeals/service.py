@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,12 @@ from recovery.appeals.repository import (
     event_values,
 )
 from recovery.appeals.schemas import AppealCreate, public_view
-from recovery.appeals.verdicts import STATIC_REFUSALS, judge, verdict_dict
+from recovery.appeals.verdicts import (
+    STATIC_REFUSALS,
+    asks_chain_for_decimals,
+    judge,
+    verdict_dict,
+)
 from recovery.db.engine import Database
 from recovery.deposit_addresses.service import known_network
 from recovery.domain.case import NATIVE, Case, CaseEvent, CaseType
@@ -152,15 +157,17 @@ async def file_appeal(
     *,
     idempotency_key: str | None,
     now: datetime,
-    token_decimals: Callable[[str, str], int | None] | None = None,
+    token_decimals: Callable[[str, str], Awaitable[int | None]] | None = None,
     service_addresses: Collection[str] = (),
 ) -> Filing:
     """File a case for the caller; the same Idempotency-Key and body give the same case.
 
     One read of what the database knows (`filings.read_facts`), the checks and the
-    verdict in memory, one transaction of inserts. `service_addresses` are the service's
-    own wallets this process knows (the gas wallet): a refund to them, to a deposit
-    address or to the token's contract is refused.
+    verdict in memory, one transaction of inserts (one statement on PostgreSQL).
+    `token_decimals` asks an unlisted token's chain for its decimals, only when the
+    verdict needs them. `service_addresses` are the service's own wallets this process
+    knows (the gas wallet): a refund to them, to a deposit address or to the token's
+    contract is refused.
     """
     if principal.role != Role.USER:
         raise ClaimantOnly(
@@ -189,7 +196,10 @@ async def file_appeal(
         service_addresses=service_addresses,
         is_deposit_address=appeal.refund_address in facts.addresses,
     )
-    verdict = judge(policy, appeal, now=now, token_decimals=token_decimals)
+    decimals = None
+    if token_decimals is not None and asks_chain_for_decimals(policy, appeal):
+        decimals = await token_decimals(appeal.network, appeal.token)
+    verdict = judge(policy, appeal, now=now, token_decimals=lambda _network, _token: decimals)
     refusals = [code for code in verdict.reason_codes if code in STATIC_REFUSALS]
     if refusals:
         raise AppealRefused(verdict.summary, reason_code=refusals[0])

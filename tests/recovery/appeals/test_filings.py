@@ -35,11 +35,14 @@ REFUND = "0x" + "22" * 20
 TOKEN = "0x" + "33" * 20
 
 
-def on_the_apis_loop(database: Database, work: Callable[[], Awaitable[T]]) -> T:
-    """`work()` in an event loop with the database's async pools open, as in the API."""
+def on_the_apis_loop(
+    database: Database, work: Callable[[], Awaitable[T]], *, pools: bool = True
+) -> T:
+    """`work()` in an event loop with the database's async pools open, as in the API;
+    without `pools`, a loop that has none (the database works in a thread)."""
 
     async def main() -> T:
-        opened = await database.open_async()
+        opened = pools and await database.open_async()
         try:
             return await work()
         finally:
@@ -102,9 +105,10 @@ def counts(database: Database) -> dict[str, int]:
         }
 
 
-def test_a_filing_writes_its_case_claims_event_and_key(database: Database) -> None:
+@pytest.mark.parametrize("pools", [True, False], ids=["async-pools", "thread"])
+def test_a_filing_writes_its_case_claims_event_and_key(database: Database, pools: bool) -> None:
     case = new_case(TOKEN, named=(1, 3))
-    number = on_the_apis_loop(database, lambda: file(database, case, "k-1"))
+    number = on_the_apis_loop(database, lambda: file(database, case, "k-1"), pools=pools)
     assert counts(database) == {
         "cases": 1,
         "claimed_transfers": 2,
@@ -141,8 +145,11 @@ def test_a_filing_without_a_key_or_claims_writes_neither(database: Database) -> 
     }
 
 
+@pytest.mark.parametrize("pools", [True, False], ids=["async-pools", "thread"])
 @pytest.mark.parametrize("clash", ["claim", "key"])
-def test_a_filing_that_meets_a_unique_index_writes_nothing(database: Database, clash: str) -> None:
+def test_a_filing_that_meets_a_unique_index_writes_nothing(
+    database: Database, clash: str, pools: bool
+) -> None:
     first = new_case()
     on_the_apis_loop(database, lambda: file(database, first, "k-1"))
     before = counts(database)
@@ -153,7 +160,7 @@ def test_a_filing_that_meets_a_unique_index_writes_nothing(database: Database, c
         await file(database, second, "k-1" if clash == "key" else "k-2")
 
     with pytest.raises(IntegrityError):
-        on_the_apis_loop(database, second_filing)
+        on_the_apis_loop(database, second_filing, pools=pools)
     assert counts(database) == before
 
 
