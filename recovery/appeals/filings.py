@@ -141,10 +141,11 @@ class FilingFacts:
             if other.id != case.id and (whole or claims_all):
                 return other, f"the {case.token} sent to {case.deposit_address}"
         filed = set(case.filed_transfers())
-        held = sorted((index, other) for other, index in self.held if index in filed)
-        if held and held[0][1].id != case.id:
-            index, other = held[0]
-            return other, f"log {index}"
+        held = [(index, other) for other, index in self.held if index in filed]
+        if held:
+            index, other = min(held, key=lambda pair: pair[0])
+            if other.id != case.id:
+                return other, f"log {index}"
         return None
 
 
@@ -185,6 +186,8 @@ async def read_facts(
             live.append((FiledCase(a, b, d), c is None or json.loads(c) is None))
         else:
             held.append((FiledCase(a, b, d), e))
+    # The oldest first, as the claim check reads them: a 409 names the same case each time.
+    live.sort(key=lambda pair: pair[0].number or 0)
     return FilingFacts(remembered, addresses, live, held)
 
 

@@ -35,7 +35,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -54,6 +54,8 @@ Statement = Rows | Insert | Update | Delete
 # bare asyncpg connections the hot paths use (`fetch`, `write`). Requests beyond it wait
 # for one (up to `pool_timeout`) instead of opening and closing an overflow connection.
 ASYNC_POOL_SIZE = 10
+# Seconds a request waits for a connection of either pool before it fails.
+POOL_TIMEOUT = 30
 # `Database.fetch` compiles a statement once; its statements are built once per filter set
 # (a few dozen). Past this many, a statement is compiled at each call instead of kept.
 PREPARED_LIMIT = 256
@@ -187,10 +189,20 @@ async def _keep(_connection: asyncpg.Connection) -> None:
 
 @asynccontextmanager
 async def _driver(pool: _AsyncPool) -> AsyncIterator[Any]:
-    """A bare asyncpg connection from the pool's raw pool."""
-    assert pool.raw is not None
-    async with pool.raw.acquire() as driver:
+    """A bare asyncpg connection from the pool's raw pool, waiting at most
+    `POOL_TIMEOUT` seconds for one (a timer, not the task asyncpg's own timeout makes);
+    a value the database refuses to store is SQLAlchemy's `DataError` (a 400), as on
+    SQLAlchemy's own connections."""
+    raw = pool.raw
+    assert raw is not None
+    async with asyncio.timeout(POOL_TIMEOUT):
+        driver = await raw.acquire()
+    try:
         yield driver
+    except asyncpg.exceptions.DataError as error:
+        raise DataError(str(error), None, error) from error
+    finally:
+        await raw.release(driver)
 
 
 async def _async_step(
@@ -253,7 +265,7 @@ class Database:
             url,
             pool_size=ASYNC_POOL_SIZE,
             max_overflow=0,
-            pool_timeout=30,
+            pool_timeout=POOL_TIMEOUT,
             connect_args=connect_args,
         )
         # A read is one or two statements that need no transaction of their own: in

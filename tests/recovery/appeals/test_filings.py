@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from recovery.appeals.filings import FilingFacts, read_facts, write_steps
 from recovery.appeals.repository import CaseRepository, event_values
@@ -85,13 +86,15 @@ def key_row(case: Case, key: str) -> dict[str, Any]:
     }
 
 
-async def file(database: Database, case: Case, key: str | None) -> int:
+async def file(
+    database: Database, case: Case, key: str | None, *, one_statement: bool = True
+) -> int:
     events = [event_values(e) for e in case.pending_events]
     steps = write_steps(
         case,
         events,
         None if key is None else key_row(case, key),
-        one_statement=database.engine.dialect.name == "postgresql",
+        one_statement=one_statement and database.engine.dialect.name == "postgresql",
     )
     (((number,),), *_) = await database.write(steps)
     return int(number)
@@ -105,10 +108,15 @@ def counts(database: Database) -> dict[str, int]:
         }
 
 
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "steps"])
 @pytest.mark.parametrize("pools", [True, False], ids=["async-pools", "thread"])
-def test_a_filing_writes_its_case_claims_event_and_key(database: Database, pools: bool) -> None:
+def test_a_filing_writes_its_case_claims_event_and_key(
+    database: Database, pools: bool, one_statement: bool
+) -> None:
     case = new_case(TOKEN, named=(1, 3))
-    number = on_the_apis_loop(database, lambda: file(database, case, "k-1"), pools=pools)
+    number = on_the_apis_loop(
+        database, lambda: file(database, case, "k-1", one_statement=one_statement), pools=pools
+    )
     assert counts(database) == {
         "cases": 1,
         "claimed_transfers": 2,
@@ -145,10 +153,11 @@ def test_a_filing_without_a_key_or_claims_writes_neither(database: Database) -> 
     }
 
 
+@pytest.mark.parametrize("one_statement", [True, False], ids=["one-statement", "steps"])
 @pytest.mark.parametrize("pools", [True, False], ids=["async-pools", "thread"])
 @pytest.mark.parametrize("clash", ["claim", "key"])
 def test_a_filing_that_meets_a_unique_index_writes_nothing(
-    database: Database, clash: str, pools: bool
+    database: Database, clash: str, pools: bool, one_statement: bool
 ) -> None:
     first = new_case()
     on_the_apis_loop(database, lambda: file(database, first, "k-1"))
@@ -157,7 +166,9 @@ def test_a_filing_that_meets_a_unique_index_writes_nothing(
     second = new_case() if clash == "claim" else new_case(TOKEN, named=(7,))
 
     async def second_filing() -> None:
-        await file(database, second, "k-1" if clash == "key" else "k-2")
+        await file(
+            database, second, "k-1" if clash == "key" else "k-2", one_statement=one_statement
+        )
 
     with pytest.raises(IntegrityError):
         on_the_apis_loop(database, second_filing, pools=pools)
@@ -197,6 +208,7 @@ def test_one_read_finds_the_key_the_addresses_the_live_cases_and_their_claims(
 
     facts = on_the_apis_loop(database, work)
     assert facts.remembered == ("f" * 64, named.id)
+    assert [other.id for other, _ in facts.live] == [named.id, whole.id], "oldest first"
     assert set(facts.addresses) == {DEPOSIT}
     assert facts.addresses[DEPOSIT].networks == ["ethereum"]
     assert sorted((other.id, claims_all) for other, claims_all in facts.live) == sorted(
@@ -213,3 +225,17 @@ def test_one_read_finds_the_key_the_addresses_the_live_cases_and_their_claims(
     assert holder is not None
     assert (holder.id, which) == (named.id, "log 4")
     assert only_named.holder(new_case(TOKEN, named=(5,))) is None
+
+
+def test_a_value_postgresql_cannot_store_is_a_data_error_on_the_bare_connection(
+    database: Database,
+) -> None:
+    case = new_case()
+    # An actor past the column's 128 characters.
+    case.pending_events[0] = replace(case.pending_events[0], actor="user:" + "a" * 200)
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores text of any length")
+
+    with pytest.raises(DataError):
+        on_the_apis_loop(database, lambda: file(database, case, None))
+    assert counts(database)["cases"] == 0
