@@ -23,6 +23,18 @@ _RELEASE = (
 )
 
 
+# A new live claim's row (`claim_values`), from named parameters: built once.
+INSERT_CLAIM = insert(ClaimedTransferRow).values(
+    {
+        key: bindparam(key)
+        for key in (
+            "case_id", "network", "tx_hash", "deposit_address", "log_index", "claimed_at",
+            "released_at",
+        )
+    }
+)  # fmt: skip
+
+
 def claim_values(case: Case, log_index: int) -> dict[str, Any]:
     """The row of a new live claim of `case` on one transfer."""
     return {
@@ -72,7 +84,7 @@ def sync_claims(connection: Connection, cases: Sequence[Case], *, new: bool = Fa
     if releases:
         connection.execute(_RELEASE, releases)
     if claims:
-        connection.execute(insert(ClaimedTransferRow), claims)
+        connection.execute(INSERT_CLAIM, claims)
 
 
 _HOLDER = (

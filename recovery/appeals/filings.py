@@ -32,7 +32,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from recovery.appeals.claimed_transfers import claim_values
+from recovery.appeals.claimed_transfers import INSERT_CLAIM, claim_values
 from recovery.db.engine import Database, Statement
 from recovery.db.tables import (
     CaseEventRow,
@@ -236,30 +236,12 @@ CASE_KEYS = (
 INSERT_CASE = (
     insert(CaseRow).values({k: bindparam(k) for k in CASE_KEYS}).returning(_CASES.c.number)
 )
-INSERT_CLAIM = _inserting(
-    _CLAIMS,
-    ("case_id", "network", "tx_hash", "deposit_address", "log_index", "claimed_at", "released_at"),
-)
-INSERT_EVENT = _inserting(
-    _EVENTS,
-    (
-        "case_id",
-        "seq",
-        "from_status",
-        "to_status",
-        "actor",
-        "reason_code",
-        "detail",
-        "message",
-        "created_at",
-    ),
-)
-INSERT_KEY = _inserting(_KEYS, ("owner", "key", "request_hash", "case_id", "created_at"))
-
-
+# A case event's columns a filing gives; the event's case and time are the case's.
 _EVENT_KEYS = (
     "seq", "from_status", "to_status", "actor", "reason_code", "detail", "message",
 )  # fmt: skip
+INSERT_EVENT = _inserting(_EVENTS, ("case_id", *_EVENT_KEYS, "created_at"))
+INSERT_KEY = _inserting(_KEYS, ("owner", "key", "request_hash", "case_id", "created_at"))
 
 
 def _filing_statement() -> Statement:
@@ -267,7 +249,8 @@ def _filing_statement() -> Statement:
     array), its first event and its key (when given) in data-modifying CTEs. A unique
     violation in any of them fails the statement, and nothing is written.
 
-    Every parameter is named `new_<column of cases>`, `event_<column>` or `key_<column>`:
+    Every parameter is named `new_<column of cases>`, `event_<column>`, `key_<column>` or
+    `claim_log_indexes`:
     a parameter named after a column of a table inserted into here (`id`, say) would be
     taken by SQLAlchemy, executing it, as a value for that table's column too."""
 
@@ -287,7 +270,7 @@ def _filing_statement() -> Statement:
             new("network"),
             new("tx_hash"),
             new("deposit_address"),
-            func.unnest(bindparam("key_claimed_log_indexes", type_=ARRAY(Integer))),
+            func.unnest(bindparam("claim_log_indexes", type_=ARRAY(Integer))),
             new("updated_at"),
         ),
     )
@@ -328,10 +311,10 @@ def write_steps(
     """
     claimed = sorted(set(case.held_transfers()))
     if one_statement and len(events) == 1:
-        ((event,),) = (events,)
+        (event,) = events
         values = {
             **{f"new_{column}": value for column, value in case_values(case).items()},
-            "key_claimed_log_indexes": claimed,
+            "claim_log_indexes": claimed,
             **{f"event_{name}": event[name] for name in _EVENT_KEYS},
             "key_key": None if key is None else key["key"],
             "key_request_hash": None if key is None else key["request_hash"],

@@ -16,7 +16,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
-    insert,
     inspect,
     or_,
     select,
@@ -29,7 +28,7 @@ from sqlmodel import col
 from recovery.appeals import transition_log
 from recovery.appeals.claimed_transfers import holder_of, sync_claims
 from recovery.appeals.errors import DuplicateClaim
-from recovery.appeals.filings import INSERT_CASE, case_values
+from recovery.appeals.filings import INSERT_CASE, INSERT_EVENT, case_values
 from recovery.db.engine import Database
 from recovery.db.tables import CaseEventRow, CaseRow, IdempotencyKeyRow
 from recovery.domain.case import Case, CaseEvent, CaseType
@@ -75,10 +74,6 @@ def event_values(event: CaseEvent) -> dict[str, object]:
     }
 
 
-# Built once and run on the connection (Core, not the ORM): no flush, no per-call build.
-_INSERT_EVENTS = insert(CaseEventRow)
-
-
 def write_events(session: Session, cases: Sequence[Case]) -> None:
     """Insert the pending events of `cases` (left pending) and log them once committed.
 
@@ -86,7 +81,7 @@ def write_events(session: Session, cases: Sequence[Case]) -> None:
     """
     events = [event_values(e) for case in cases for e in case.pending_events]
     if events:
-        session.connection().execute(_INSERT_EVENTS, events)
+        session.connection().execute(INSERT_EVENT, events)
         transition_log.note(session, cases)
 
 
