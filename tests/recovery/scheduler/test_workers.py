@@ -136,16 +136,25 @@ def test_three_workers_move_every_case_exactly_once_even_when_one_is_killed(
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
 
+        # Every case quoted, and every lease the victim held lapsed and taken over: a
+        # quoted case stays watched for reorgs, so a survivor claims it at its next look
+        # (the victim may have held one at the kill, after all the others were quoted).
         deadline = time.monotonic() + 90
         while True:
             with engine.connect() as connection:
                 quoted = connection.scalar(
                     select(func.count()).where(CaseRow.status == CaseStatus.QUOTED.value)
                 )
-            if quoted == CASES:
+                still_held = connection.scalar(
+                    select(func.count()).where(CaseRow.lease_owner.like(f"%:{victim.pid}:%"))
+                )
+            if quoted == CASES and still_held == 0:
                 break
             logs = (tmp_path / "worker-1.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, f"{quoted} of {CASES} quoted\n{logs}"
+            assert time.monotonic() < deadline, (
+                f"{quoted} of {CASES} quoted, {still_held} still leased to the killed worker\n"
+                f"{logs}"
+            )
             time.sleep(0.2)
     finally:
         for worker in workers:
