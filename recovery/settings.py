@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # every request). A key revoked through a process stops working there at once, and on
     # every other process within this many seconds.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # A console session with no request for this long is over; sign in again.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @field_validator("policy_overlays", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from recovery.api.rate_limits import UNLIMITED_PATHS, RateLimiter, RateLimits
 from recovery.appeals import endpoints as appeals
 from recovery.appeals.contract import appeal_schemas
 from recovery.catalogue import endpoints as catalogue
+from recovery.console import endpoints as console
 from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.deposit_addresses.contract import deposit_address_schemas
 from recovery.errors import InvalidInput
@@ -103,6 +104,7 @@ def create_app(context: AppContext, *, freeze_at_start: bool = False) -> FastAPI
     app.include_router(access.router)
     app.include_router(nodes.router)
     app.include_router(payouts.router)
+    app.include_router(console.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

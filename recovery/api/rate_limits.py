@@ -162,7 +162,7 @@ class RateLimiter:
         draws: list[tuple[Limit, str, str]] = [(self.per_client, client, f"client {client}")]
         if key is not None:
             draws.append((self.per_key, key, f"API key {key}"))
-        if authorization is None:
+        if authorization is None and not _console_session(scope, headers):
             draws.append((self.unauthenticated, client, f"unauthenticated requests from {client}"))
         if scope.get("method") == "POST" and scope.get("path") in FILING_PATHS:
             draws.append((self.filing, filer, f"filings by {filer}"))
@@ -186,6 +186,18 @@ class RateLimiter:
             detail=f"too many requests: {reasons}; retry after {retry_after} s",
             retry_after=retry_after,
         )
+
+
+def _console_session(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    """A console page or form of a signed-in session (its cookie, checked by the page), or
+    the console's static files: the per-client bucket is theirs, not the stricter one of
+    requests without a key. Signing in stays in the stricter bucket (it guesses keys)."""
+    path = str(scope.get("path", ""))
+    if not path.startswith("/console/") or path == "/console/sign-in":
+        return False
+    return path.startswith("/console/static/") or b"recovery_console=" in headers.get(
+        b"cookie", b""
+    )
 
 
 class RateLimits:

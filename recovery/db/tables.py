@@ -318,3 +318,25 @@ class LedgerEntryRow(SQLModel, table=True):
     token: str = Field(sa_type=String(128))
     amount: int = Field(sa_type=Amount())
     created_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """A signed-in console session: an API key exchanged for a cookie.
+
+    The cookie holds a 256-bit random token; only its SHA-256 is stored, as for API
+    keys. The key's id is kept so that a revoked key ends its sessions at once.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    key_prefix: str = Field(sa_type=String(16), index=True)
+    subject: str = Field(sa_type=String(128))
+    role: str = Field(sa_type=String(16))
+    csrf_token: str = Field(sa_type=String(64))
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    last_seen_at: datetime = Field(sa_type=UTCDateTime())
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

@@ -172,6 +172,19 @@ def claim(session: Session, principal: Principal, case_id: str, *, now: datetime
     return case
 
 
+def release(session: Session, principal: Principal, case_id: str, *, now: datetime) -> Case:
+    """Give back a case this reviewer holds, so that another may take it."""
+    case = get_case(session, principal, case_id, CaseAction.CLAIM)
+    _require_in_review(case)
+    if case.reviewer != principal.subject:
+        holder = f"is held by {case.reviewer}" if case.reviewer else "is held by nobody"
+        raise ClaimedByAnother(f"case {case.reference} {holder}; only its holder releases it")
+    case.reviewer = None
+    case.review_claimed_at = None
+    CaseRepository(session).save(case)
+    return case
+
+
 def needs_proof(case: Case, policy: Policy, now: datetime) -> str | None:
     """Why the case needs proof of ownership before approval, or None."""
     sender = (case.facts or {}).get("sender")

@@ -1,0 +1,1 @@
+"""The appeals desk's web console: server-rendered pages over the same services as the API."""
