@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test demo lint typecheck pytest install openapi benchmarks clean
+.PHONY: run test demo lint typecheck pytest install browser openapi benchmarks clean
 
 # Exactly what requirements.lock pins, then the project itself without resolving anything
 # more; `pip check` fails when the lock misses a dependency.
@@ -43,7 +43,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy recovery chains policies
 
-pytest: install
+# The console's browser tests drive Debian's chromium (Playwright's own download cannot
+# work here): installed from Debian's packages when missing (as root, or through sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the console's browser tests"; \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+pytest: install browser
 	bash .ci/pytest.sh
 
 ## Runs the whole suite: lint, types, and the tests on SQLite and PostgreSQL.

@@ -36,6 +36,7 @@ RESOLUTIONS = ("paid", "payout_failed", "retry")
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["token_units"] = views.token_units
+templates.env.filters["plain"] = views.plain_decimal
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
 
@@ -345,7 +346,7 @@ async def case_action(request: Request, case_id: str, action: str) -> Response:
     if action == "request-info" and not form.get("question", "").strip():
         return _show_case(
             request, user, case_id, error="Write the question the user should answer.",
-            status_code=400,
+            status_code=422,
         )  # fmt: skip
     context = _context(request)
     try:

@@ -30,6 +30,13 @@ def token_units(amount: int | str | None, decimals: int | None) -> str | None:
     return text
 
 
+def plain_decimal(text: str | None) -> str | None:
+    """A decimal string without trailing zeros: 12000.000000 -> 12000, 5.50 -> 5.5."""
+    if text is None or "." not in text:
+        return text
+    return text.rstrip("0").rstrip(".")
+
+
 def explorer_link(policy: Policy, network: str, tx_hash: str | None) -> str | None:
     """The policy's explorer page of a transaction, if the network is known."""
     known = policy.networks.get(network)
