@@ -63,7 +63,7 @@ def served(context: AppContext, auth: Any, clock: Clock, devnet: DevnetCluster) 
             thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Debian's chromium under Playwright. Missing: a failure in CI, a skip elsewhere
     (`make test` installs it)."""
