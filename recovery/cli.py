@@ -113,6 +113,7 @@ def serve(
         background,
         build_adapters,
         build_checker,
+        build_discoverer,
         build_payouts,
     )
 
@@ -180,7 +181,8 @@ def serve(
             typer.echo(f"gas wallet {payouts.signer.gas_wallet_address} funded on the devnets")
         if scheduler and settings.scheduler_enabled:
             checker = build_checker(settings, context, adapters)
-            jobs = background(checker, payouts=payouts)
+            discoverer = build_discoverer(settings, context, adapters)
+            jobs = background(checker, payouts=payouts, discoverer=discoverer)
         if settings.metrics_port is not None:
             metrics_server, _ = start_http_server(
                 settings.metrics_port,
@@ -235,6 +237,7 @@ def worker() -> None:
         blocking,
         build_adapters,
         build_checker,
+        build_discoverer,
         build_payouts,
     )
 
@@ -246,6 +249,7 @@ def worker() -> None:
         adapters = build_adapters(settings, context.policy)
         checker = build_checker(settings, context, adapters)
         payouts = build_payouts(settings, context, adapters)
+        discoverer = build_discoverer(settings, context, adapters)
     if settings.worker_metrics_port is not None:
         start_http_server(
             settings.worker_metrics_port,
@@ -260,7 +264,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     typer.echo(f"worker {checker.owner}: chains {', '.join(sorted(adapters)) or 'none'}")
     try:
-        blocking(checker, payouts=payouts).start()
+        blocking(checker, payouts=payouts, discoverer=discoverer).start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:

@@ -21,6 +21,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -67,6 +68,24 @@ class CycleOutcome(Protocol):
     conflicts: int
     rpc_errors: dict[str, int]
     moved: dict[str, int]
+
+
+class DiscoveryOutcome(Protocol):
+    """What `record_discovery` reads of a discovery cycle's report."""
+
+    found: dict[str, int]
+    withdrawn: int
+    requests: int
+
+    @property
+    def lag(self) -> int | None:
+        """Blocks behind the head."""
+        ...
+
+    @property
+    def blocks(self) -> int:
+        """Blocks read."""
+        ...
 
 
 class _RpcCollector(Collector):
@@ -187,6 +206,30 @@ class JobMetrics:
             ["job", "network", "to"],
             registry=self.registry,
         )
+        self.found = Counter(
+            "recovery_discovery_found",
+            "Mis-sent deposits the discovery job found, per network and kind.",
+            ["network", "kind"],
+            registry=self.registry,
+        )
+        self.withdrawn = Counter(
+            "recovery_discovery_withdrawn",
+            "Found deposits withdrawn because their block was reorged out.",
+            ["network"],
+            registry=self.registry,
+        )
+        self.scan_lag = Gauge(
+            "recovery_discovery_lag_blocks",
+            "Blocks between a network's head and the last block the discovery job read.",
+            ["network"],
+            registry=self.registry,
+        )
+        self.scan_calls = Gauge(
+            "recovery_discovery_calls_per_block",
+            "RPC requests per block read in a network's last discovery cycle.",
+            ["network"],
+            registry=self.registry,
+        )
         self._adapters: dict[str, CountedAdapter] = {}
         self._lock = threading.Lock()
         self.registry.register(_RpcCollector(self))
@@ -213,6 +256,17 @@ class JobMetrics:
             self.conflicts.labels(job, network).inc(outcome.conflicts)
         for state, count in outcome.moved.items():
             self.moved.labels(job, network, state).inc(count)
+
+    def record_discovery(self, network: str, report: DiscoveryOutcome) -> None:
+        """Count what one discovery cycle found, how far behind it is and what it cost."""
+        for kind, count in report.found.items():
+            self.found.labels(network, kind).inc(count)
+        if report.withdrawn:
+            self.withdrawn.labels(network).inc(report.withdrawn)
+        if report.lag is not None:
+            self.scan_lag.labels(network).set(report.lag)
+        if report.blocks:
+            self.scan_calls.labels(network).set(report.requests / report.blocks)
 
     def record_failure(self, job: str, network: str, seconds: float) -> None:
         """Count a cycle that failed as a whole."""

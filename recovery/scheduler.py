@@ -33,6 +33,7 @@ from chains.evm.adapter import EvmAdapter
 from chains.evm.endpoints import EndpointIdentity, RestPolicy
 from policies import Policy
 from recovery.api.context import AppContext
+from recovery.discovery.scan import Discoverer, DiscoveryReport, DiscoveryTiming
 from recovery.errors import InvalidInput, RecoveryError
 from recovery.metrics import PROCESS, JobMetrics
 from recovery.payouts.engine import PayoutEngine
@@ -112,6 +113,33 @@ def build_checker(
             lease=timedelta(seconds=settings.lease_seconds),
         ),
         batch_size=settings.check_batch_size,
+    )
+
+
+def build_discoverer(
+    settings: Settings, context: AppContext, adapters: Mapping[str, EvmAdapter]
+) -> Discoverer | None:
+    """The discovery job's scanner of one process, or None when discovery is off."""
+    if not settings.discovery_enabled:
+        return None
+    unknown = sorted(set(settings.discovery_start_block) - set(context.policy.networks))
+    if unknown:
+        raise InvalidInput(
+            f"RECOVERY_DISCOVERY_START_BLOCK__{unknown[0].upper()}: unknown network; known: "
+            + ", ".join(sorted(context.policy.networks))
+        )
+    return Discoverer(
+        context.database,
+        context.policy,
+        adapters,
+        context.clock,
+        timing=DiscoveryTiming(
+            lease=timedelta(seconds=settings.lease_seconds),
+            max_range=settings.discovery_max_range,
+            chunk_size=settings.discovery_chunk_size,
+            whole_range_after=settings.discovery_whole_range_after,
+            start_blocks={k.lower(): v for k, v in settings.discovery_start_block.items()},
+        ),
     )
 
 
@@ -196,14 +224,31 @@ def _pay(payouts: PayoutEngine) -> CycleReport:
     return report
 
 
+def _discover(discoverer: Discoverer, network: str, metrics: JobMetrics) -> DiscoveryReport:
+    report = discoverer.discover_cycle(network)
+    metrics.record_discovery(network, report)
+    if report.found or report.withdrawn:
+        log.info(
+            "discover %s: blocks %s..%s, found %s, withdrawn %d, %d requests",
+            network,
+            report.first,
+            report.last,
+            report.found,
+            report.withdrawn,
+            report.requests,
+        )
+    return report
+
+
 def add_jobs(
     scheduler: BaseScheduler,
     checker: Checker,
     metrics: JobMetrics = PROCESS,
     payouts: PayoutEngine | None = None,
+    discoverer: Discoverer | None = None,
 ) -> None:
-    """Register every job on `scheduler`: per served network, verify and confirm; expiry;
-    payouts when the process has a signer."""
+    """Register every job on `scheduler`: per served network, verify, confirm and (with a
+    discoverer) discover; expiry; payouts when the process has a signer."""
     policy = checker.policy
     served = sorted(checker.adapters)
     metrics.watch_adapters(checker.adapters)  # type: ignore[arg-type]
@@ -227,6 +272,8 @@ def add_jobs(
         interval = poll_interval(policy.networks[network])
         every(interval, "verify", network, partial(checker.verify_cycle, [network]))
         every(interval, "confirm", network, partial(checker.confirm_cycle, [network]))
+        if discoverer is not None:
+            every(interval, "discover", network, partial(_discover, discoverer, network, metrics))
     unserved = sorted(set(policy.networks) - set(served))
     if unserved:
         # Claims on networks without RPC endpoints get a note saying so, once a minute.
@@ -238,19 +285,25 @@ def add_jobs(
 
 
 def background(
-    checker: Checker, metrics: JobMetrics = PROCESS, payouts: PayoutEngine | None = None
+    checker: Checker,
+    metrics: JobMetrics = PROCESS,
+    payouts: PayoutEngine | None = None,
+    discoverer: Discoverer | None = None,
 ) -> BackgroundScheduler:
     """A started scheduler running the jobs in threads of this process."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(scheduler, checker, metrics, payouts)
+    add_jobs(scheduler, checker, metrics, payouts, discoverer)
     scheduler.start()
     return scheduler
 
 
 def blocking(
-    checker: Checker, metrics: JobMetrics = PROCESS, payouts: PayoutEngine | None = None
+    checker: Checker,
+    metrics: JobMetrics = PROCESS,
+    payouts: PayoutEngine | None = None,
+    discoverer: Discoverer | None = None,
 ) -> BlockingScheduler:
     """A scheduler that runs the jobs in the foreground (the `worker` command)."""
     scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, checker, metrics, payouts)
+    add_jobs(scheduler, checker, metrics, payouts, discoverer)
     return scheduler

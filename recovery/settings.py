@@ -87,6 +87,17 @@ class Settings(BaseSettings):
     # every other process within this many seconds.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # A console session with no request for this long is over; sign in again.
+    # Discovery: each served network's new blocks are scanned for mis-sent deposits to
+    # registered addresses. A cycle reads at most `discovery_max_range` blocks; addresses
+    # go `discovery_chunk_size` to an eth_getLogs OR-list, and with more chunks than
+    # `discovery_whole_range_after` the range's every Transfer log is read and matched
+    # here. A network's first scan starts at its head, or at
+    # RECOVERY_DISCOVERY_START_BLOCK__<NETWORK> (a backfill).
+    discovery_enabled: bool = True
+    discovery_max_range: int = Field(default=1000, ge=1, le=100_000)
+    discovery_chunk_size: int = Field(default=1000, ge=1, le=10_000)
+    discovery_whole_range_after: int = Field(default=8, ge=0)
+    discovery_start_block: dict[str, int] = Field(default_factory=dict)
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @field_validator("policy_overlays", mode="before")

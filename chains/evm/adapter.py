@@ -912,6 +912,11 @@ class EvmAdapter:
         except (KeyError, TypeError, ValueError) as exc:
             raise UnexpectedResponse(self.network, method, f"{tx_hash}: {exc!r}") from exc
 
+    def raw_batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
+        """Replies to `requests` in order, each with its own result or error (readers built
+        on the adapter, such as deposit discovery, read them themselves)."""
+        return self._batch(requests)
+
     def _batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[RpcReply]:
         if not requests:
             return []

@@ -30,6 +30,7 @@ from recovery.catalogue import endpoints as catalogue
 from recovery.console import endpoints as console
 from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.deposit_addresses.contract import deposit_address_schemas
+from recovery.discovery import endpoints as discovery
 from recovery.errors import InvalidInput
 from recovery.metrics import registry_for
 from recovery.nodes import endpoints as nodes
@@ -97,6 +98,7 @@ def create_app(context: AppContext, *, freeze_at_start: bool = False) -> FastAPI
     app.include_router(metrics.router)
     app.include_router(appeals.router)
     app.include_router(deposit_addresses.router)
+    app.include_router(discovery.router)
     app.include_router(catalogue.router)
     app.include_router(review.user_router)
     app.include_router(review.review_router)

@@ -159,6 +159,7 @@ async def file_appeal(
     now: datetime,
     token_decimals: Callable[[str, str], Awaitable[int | None]] | None = None,
     service_addresses: Collection[str] = (),
+    proven_by: str | None = None,
 ) -> Filing:
     """File a case for the caller; the same Idempotency-Key and body give the same case.
 
@@ -167,7 +168,8 @@ async def file_appeal(
     `token_decimals` asks an unlisted token's chain for its decimals, only when the
     verdict needs them. `service_addresses` are the service's own wallets this process
     knows (the gas wallet): a refund to them, to a deposit address or to the token's
-    contract is refused.
+    contract is refused. `proven_by`: the sender whose signature the caller already showed
+    (a found deposit's claim).
     """
     if principal.role != Role.USER:
         raise ClaimantOnly(
@@ -220,6 +222,7 @@ async def file_appeal(
         verdict=verdict_dict(verdict) if appeal.claimed_amount is not None else None,
         policy_version=policy.version,
         named_log_indexes=None if appeal.log_indexes is None else tuple(appeal.log_indexes),
+        proven_by=proven_by,
     )
     case.log_indexes = case.filed_transfers()
     holder = facts.holder(case)

@@ -340,3 +340,64 @@ class ConsoleSessionRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime())
     last_seen_at: datetime = Field(sa_type=UTCDateTime())
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class FoundDepositRow(SQLModel, table=True):
+    """A mis-sent deposit the discovery job saw land at a registered deposit address.
+
+    One row per transfer (network, transaction, deposit address, log index; -1 for native
+    value, as in `claimed_transfers`). `status`: `open` (offered to the owner), `dust`
+    (recorded, below the policy's minimum, not offered), `claimed` (a case holds it:
+    `case_id`), `withdrawn` (its block was reorged out; found again, it opens again).
+    """
+
+    __tablename__ = "found_deposits"
+    __table_args__ = (
+        UniqueConstraint(
+            "network", "tx_hash", "deposit_address", "log_index", name="uq_found_deposits_transfer"
+        ),
+        # The owner's list, newest first, by status.
+        Index("ix_found_deposits_owner_number", "owner", "number"),
+        # The reorg watch: a network's unfinal finds, by block.
+        Index("ix_found_deposits_network_block", "network", "block_number"),
+    )
+
+    number: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    id: str = Field(sa_type=String(36), unique=True)
+    network: str = Field(sa_type=String(64))
+    tx_hash: str = Field(sa_type=String(128))
+    deposit_address: str = Field(sa_type=String(128))
+    log_index: int = Field(sa_type=Integer)
+    kind: str = Field(sa_type=String(32))
+    opened_for: str | None = Field(default=None, sa_type=String(64))
+    owner: str = Field(sa_type=String(128))
+    token: str = Field(sa_type=String(128))
+    sender: str = Field(sa_type=String(128))
+    amount: int = Field(sa_type=Amount())
+    block_number: int = Field(sa_type=BigInteger)
+    block_hash: str = Field(sa_type=String(128))
+    # Token metadata, the chain facts the verdict needed, and the verdict with its quote.
+    facts: dict[str, Any] = Field(sa_type=JSON)
+    verdict: dict[str, Any] = Field(sa_type=JSON)
+    status: str = Field(sa_type=String(16))
+    case_id: str | None = Field(default=None, sa_type=String(36))
+    found_at: datetime = Field(sa_type=UTCDateTime())
+    updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class DiscoveryCheckpointRow(SQLModel, table=True):
+    """Where a network's discovery scan goes on: the next block, and the hash of the one
+    before it (a reorg under the checkpoint changes that hash). Leased like cases."""
+
+    __tablename__ = "discovery_checkpoints"
+
+    network: str = Field(primary_key=True, sa_type=String(64))
+    # The block the first scan started at: a reorg's rewind never goes below it.
+    first_block: int = Field(sa_type=BigInteger)
+    next_block: int = Field(sa_type=BigInteger)
+    last_hash: str | None = Field(default=None, sa_type=String(128))
+    lease_owner: str | None = Field(default=None, sa_type=String(64))
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    updated_at: datetime = Field(sa_type=UTCDateTime())

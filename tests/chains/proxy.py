@@ -19,15 +19,17 @@ import httpx
 
 class NodeProxy:
     """Forwards JSON-RPC to `target`; `failing` answers 503 instead, `head_offset` adds
-    to every `eth_blockNumber` answer, `client_version` answers `web3_clientVersion`
-    itself (a node of another make). `hits` counts the requests that reached it and
-    `methods` lists the methods asked, in order."""
+        to every `eth_blockNumber` answer, `client_version` answers `web3_clientVersion`
+        itself (a node of another make), `max_log_range` refuses an `eth_getLogs` over more
+    blocks than that, as public providers do. `hits` counts the requests that reached it and
+        `methods` lists the methods asked, in order."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.failing = False
         self.head_offset = 0
         self.client_version: str | None = None
+        self.max_log_range: int | None = None
         self.hits = 0
         self.methods: list[str] = []
         self.url = ""
@@ -48,6 +50,15 @@ class NodeProxy:
             for item in items
             if client is not None and item.get("method") == "web3_clientVersion"
         }
+        own |= {
+            item["id"]: {
+                "jsonrpc": "2.0",
+                "id": item["id"],
+                "error": {"code": -32005, "message": "query exceeds max block range"},
+            }
+            for item in items
+            if item.get("method") == "eth_getLogs" and self._too_wide(item["params"][0])
+        }
         forward = [item for item in items if item.get("id") not in own]
         replies = dict(own)
         if forward:
@@ -61,6 +72,12 @@ class NodeProxy:
             if offset and item.get("id") in head_ids and "result" in item:
                 item["result"] = hex(int(item["result"], 16) + offset)
         return 200, json.dumps(out if isinstance(request, list) else out[0]).encode()
+
+    def _too_wide(self, query: dict[str, Any]) -> bool:
+        if self.max_log_range is None:
+            return False
+        span = int(query["toBlock"], 16) - int(query["fromBlock"], 16) + 1
+        return span > self.max_log_range
 
 
 @contextmanager

@@ -1,0 +1,1 @@
+"""Discovery: finding mis-sent deposits at registered addresses before anyone appeals."""
