@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from benchmarks import confirm_cycle, orm_rows, verify_batch, verify_cycle
+from benchmarks import confirm_cycle, discovery_scan, orm_rows, verify_batch, verify_cycle
 
 if __name__ == "__main__":
     verify_batch.main([])
     verify_cycle.main([])
     confirm_cycle.main([])
     orm_rows.main([])
+    discovery_scan.main([])

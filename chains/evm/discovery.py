@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chains.base import TokenTransfer
-from chains.errors import UnexpectedResponse
+from chains.errors import RpcError, UnexpectedResponse
 from chains.evm.addresses import checksum
 from chains.evm.rpc import RpcReply, rpc_error
 from chains.evm.transfers import TRANSFER_TOPIC, decode_transfers
 
 _CALL_TRACER = {"tracer": "callTracer"}
+# Recipient topics per HTTP request: 10,000 topics are about 700 kB of JSON, below the
+# request size nodes and providers accept (anvil refuses a few MB).
+MAX_BATCH_TOPICS = 10_000
 _VALUE_FRAMES = frozenset({"CALL", "CREATE", "CREATE2", "SELFDESTRUCT"})
 
 
@@ -137,11 +140,7 @@ def _logs(
     """Logs of every (first, last, topics) query; a refused range is asked again in halves."""
     logs: list[dict[str, Any]] = []
     while queries:
-        requests = [
-            ("eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "topics": topics}])
-            for a, b, topics in queries
-        ]
-        replies = _send(reader, requests, cost)
+        replies = [reply for group in _groups(queries) for reply in _send_logs(reader, group, cost)]
         retry: list[tuple[int, int, list[Any]]] = []
         for (a, b, topics), reply in zip(queries, replies, strict=True):
             if reply.error is not None:
@@ -156,6 +155,38 @@ def _logs(
             logs.extend(item for item in reply.result if not item.get("removed"))
         queries = retry
     return logs
+
+
+def _groups(queries: list[tuple[int, int, list[Any]]]) -> list[list[tuple[int, int, list[Any]]]]:
+    """Queries in batches of at most `MAX_BATCH_TOPICS` recipient topics (request size)."""
+    groups: list[list[tuple[int, int, list[Any]]]] = [[]]
+    size = 0
+    for query in queries:
+        topics = query[2][2] if len(query[2]) > 2 else []
+        if groups[-1] and size + len(topics) > MAX_BATCH_TOPICS:
+            groups.append([])
+            size = 0
+        groups[-1].append(query)
+        size += len(topics)
+    return groups
+
+
+def _send_logs(
+    reader: BatchReader, group: list[tuple[int, int, list[Any]]], cost: ScanCost
+) -> list[RpcReply]:
+    """One batch of `eth_getLogs`; a node that refuses the whole batch gets it in halves."""
+    requests = [
+        ("eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "topics": topics}])
+        for a, b, topics in group
+    ]
+    try:
+        return _send(reader, requests, cost)
+    except RpcError:
+        if len(group) == 1:
+            raise
+        cost.splits += 1
+        half = len(group) // 2
+        return _send_logs(reader, group[:half], cost) + _send_logs(reader, group[half:], cost)
 
 
 def native_arrivals(

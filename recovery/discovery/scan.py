@@ -187,7 +187,20 @@ class Discoverer:
         stale = [number for number, block, seen in watched if view.block_hashes.get(block) != seen]
         report.withdrawn = self._withdraw(stale)
         below = next_block - 1
-        if last_hash is not None and below >= 0 and view.block_hashes.get(below) != last_hash:
+        if below > view.head:
+            # The chain is shorter than what was read (a devnet started afresh, a node
+            # reset): everything above its head is gone; read what it has now.
+            log.warning(
+                "discovery on %s: head %d is below the checkpoint %d; reading from %d",
+                network,
+                view.head,
+                next_block,
+                max(0, view.head - depth),
+            )
+            next_block = max(0, view.head - depth)
+            first_block = started = min(first_block, next_block)
+            last_hash = None
+        elif last_hash is not None and below >= 0 and view.block_hashes.get(below) != last_hash:
             # A reorg under the checkpoint: read the new chain's blocks again (never below
             # where the scan began: nothing there was ever read).
             rewound = max(first_block, next_block - depth)

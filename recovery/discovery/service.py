@@ -50,7 +50,17 @@ def get_found(session: Session, principal: Principal, found_id: str) -> FoundDep
     if row is None or (principal.role == Role.USER and row.owner != principal.subject):
         raise FoundDepositNotFound(f"no found deposit {found_id} among yours")
     session.expunge(row)
+    _show_holder(session, row)
     return row
+
+
+def _show_holder(session: Session, row: FoundDepositRow) -> None:
+    """An open find that a case filed by hand holds is shown as that case's (the row is
+    linked for good when it is next claimed or scanned)."""
+    if row.status == FoundStatus.OPEN:
+        case_id = _holder(session, row)
+        if case_id is not None:
+            row.status, row.case_id = FoundStatus.CLAIMED.value, case_id
 
 
 def page(
@@ -87,6 +97,7 @@ def page(
     )
     for row in rows:
         session.expunge(row)
+        _show_holder(session, row)
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].number if more and rows else None)

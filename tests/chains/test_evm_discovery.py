@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from eth_account import Account
 
 from chains.devnet import DevnetChain
-from chains.evm import EvmAdapter
+from chains.evm import EvmAdapter, discovery
 from chains.evm.discovery import ScanCost, native_arrivals, transfer_logs
 from tests.chains.proxy import serve_proxy
 
@@ -82,3 +83,22 @@ def test_native_value_is_read_from_traces_and_from_top_level_transactions(
     assert traced == top_level
     assert traced[0].sender == sender
     assert traced[0].block_hash == bsc.block_hash(traced[0].block_number)
+
+
+def test_chunks_travel_in_requests_of_bounded_size(
+    ethereum: DevnetChain, ethereum_adapter: EvmAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(discovery, "MAX_BATCH_TOPICS", 20)
+    watched = _addresses(25)
+    token = ethereum.deploy_token(symbol="ODD", decimals=18)
+    first = ethereum.head() + 1
+    ethereum.mint(token, watched[24], 1)
+    cost = ScanCost()
+
+    found = transfer_logs(
+        ethereum_adapter, first, ethereum.head(), watched, chunk_size=10, cost=cost
+    )
+
+    assert [t.transfer.recipient for t in found] == [watched[24]]
+    # Three chunks of at most 10 topics, at most 20 topics a request: two requests.
+    assert (cost.items, cost.requests) == (3, 2)

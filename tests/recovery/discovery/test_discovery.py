@@ -7,6 +7,7 @@ from typing import Any
 
 from eth_account.messages import encode_defunct
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from recovery.db.tables import DiscoveryCheckpointRow, FoundDepositRow
 from recovery.metrics import JobMetrics
@@ -203,9 +204,9 @@ def test_a_rescan_of_the_same_range_stores_nothing_twice(finder: Finder) -> None
     # Back to the start: the same blocks read again (as after a reorg's rewind).
     with finder.context.database.unit_of_work() as session:
         session.execute(
-            update(DiscoveryCheckpointRow).values(
-                next_block=finder.starts["ethereum"], last_hash=None
-            )
+            update(DiscoveryCheckpointRow)
+            .where(col(DiscoveryCheckpointRow.network) == "ethereum")
+            .values(next_block=finder.starts["ethereum"], last_hash=None)
         )
     reports = finder.scan()
     assert reports["ethereum"].first == finder.starts["ethereum"]
@@ -323,3 +324,54 @@ def test_two_processes_scanning_at_once_store_each_find_once(finder: Finder) -> 
         thread.join(30)
 
     assert sorted(f["tx_hash"] for f in finder.found()) == sorted(sent)
+
+
+def test_a_find_that_its_owner_then_files_by_hand_shows_that_case(finder: Finder) -> None:
+    desk = finder.desk
+    bsc = desk.devnet.chain("bsc")
+    sender = bsc.accounts[SENDER]
+    tx = bsc.send(sender, to=desk.deposit, value=2 * 10**18)
+    finder.scan()
+    assert [f["status"] for f in finder.found()] == ["open"]
+
+    filed = desk.client.post(
+        "/v1/appeals",
+        json={
+            "case_type": "wrong_network",
+            "network": "bsc",
+            "opened_for": "ethereum",
+            "tx_hash": tx,
+            "token": "native",
+            "deposit_address": desk.deposit,
+            "refund_address": sender,
+        },
+        headers=desk.alice,
+    )
+    assert filed.status_code == 201, filed.text
+
+    (found,) = finder.found()
+    assert (found["status"], found["case_id"]) == ("claimed", filed.json()["id"])
+    assert _claim(finder, found, prove=False).status_code == 409
+
+
+def test_a_chain_shorter_than_the_checkpoint_is_read_again_from_its_head(finder: Finder) -> None:
+    desk = finder.desk
+    ethereum = desk.devnet.chain("ethereum")
+    finder.scan()
+    # As after a devnet started afresh under a kept database: the checkpoint is far
+    # above the head.
+    with finder.context.database.unit_of_work() as session:
+        session.execute(
+            update(DiscoveryCheckpointRow)
+            .where(col(DiscoveryCheckpointRow.network) == "ethereum")
+            .values(next_block=ethereum.head() + 500, last_hash="0x" + "ab" * 32)
+        )
+    odd = ethereum.deploy_token(symbol="ODD", decimals=18)
+    tx = ethereum.mis_sent_deposit(odd, desk.deposit, 10**20, sender=ethereum.accounts[SENDER])
+
+    report = finder.scan()["ethereum"]
+
+    assert report.first is not None
+    assert report.first <= ethereum.head() - 2
+    assert report.last == ethereum.head()
+    assert tx in [f["tx_hash"] for f in finder.found()]
