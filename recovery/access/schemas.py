@@ -17,7 +17,11 @@ class KeyCreate(BaseModel):
 
     role: Role = Field(description="user, reviewer or admin.")
     subject: str = Field(
-        min_length=1, max_length=128, description="Who the key belongs to (user id, email)."
+        min_length=1,
+        max_length=128,
+        # Not blank (surrounding spaces are stripped) and no NUL.
+        pattern=r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+        description="Who the key belongs to (user id, email).",
     )
 
 

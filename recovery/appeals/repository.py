@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -15,12 +17,16 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    false,
     func,
     inspect,
+    literal_column,
+    not_,
     or_,
     select,
     update,
 )
+from sqlalchemy import case as when
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -173,25 +179,86 @@ class CaseReads:
         return _to_case(row) if row else None
 
 
+@dataclass(frozen=True)
+class QueueShape:
+    """Which filters a review-queue page has (their values are bound parameters), and its
+    order: oldest first, or highest value first."""
+
+    network: bool = False
+    case_type: bool = False
+    older: bool = False
+    min_value: bool = False
+    max_value: bool = False
+    after: bool = False
+    # By recovery class: the networks of that class for wrong_network and unlisted_token
+    # cases, written into the statement (policy network ids, `^[a-z][a-z0-9_]*$`): the
+    # hot read path prepares statements once and binds no lists.
+    classes: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    # "mine": held by `me`; "unclaimed": held by nobody, or a hold that lapsed.
+    holder: str | None = None
+    by_value: bool = False
+
+
+def _network_id(network: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", network):
+        raise ValueError(f"not a policy network id: {network!r}")
+    return network
+
+
 @cache
-def _queue_statement(
-    network: bool, case_type: bool, older: bool, min_value: bool, max_value: bool, after: bool
-) -> Select[Any]:
-    """The review queue's page (public columns, oldest first: a keyset walk on
-    (updated_at, number)) for one combination of filters, built once."""
-    query = PUBLIC_COLUMNS.where(col(CaseRow.status) == CaseStatus.IN_REVIEW.value)
-    if network:
+def _queue_statement(shape: QueueShape) -> Select[Any]:
+    """The review queue's page (public columns; a keyset walk on (updated_at, number), or
+    on (value, number) highest value first) for one shape of filters, built once."""
+    query = PUBLIC_COLUMNS.where(col(CaseRow.status) == bindparam("status"))
+    if shape.network:
         query = query.where(col(CaseRow.network) == bindparam("network"))
-    if case_type:
+    if shape.case_type:
         query = query.where(col(CaseRow.case_type) == bindparam("case_type"))
-    if older:
+    if shape.older:
         query = query.where(col(CaseRow.updated_at) <= bindparam("older_at"))
     valued = func.coalesce(col(CaseRow.value_micros), 0)
-    if min_value:
+    if shape.min_value:
         query = query.where(valued >= bindparam("min_micros"))
-    if max_value:
+    if shape.max_value:
         query = query.where(valued <= bindparam("max_micros"))
-    if after:
+    if shape.classes is not None:
+        query = query.where(
+            or_(
+                *(
+                    and_(
+                        col(CaseRow.case_type) == literal_column(f"'{case_type}'"),
+                        col(CaseRow.network).in_(
+                            [literal_column(f"'{_network_id(n)}'") for n in networks]
+                        ),
+                    )
+                    for case_type, networks in zip(
+                        ("wrong_network", "unlisted_token"), shape.classes, strict=True
+                    )
+                    if networks
+                ),
+                false(),
+            )
+        )
+    held = and_(
+        col(CaseRow.reviewer).is_not(None), col(CaseRow.review_claimed_at) > bindparam("lapse_at")
+    )
+    if shape.holder == "mine":
+        query = query.where(held, col(CaseRow.reviewer) == bindparam("me"))
+    elif shape.holder == "unclaimed":
+        query = query.where(not_(held))
+    if shape.by_value:
+        if shape.after:
+            query = query.where(
+                or_(
+                    valued < bindparam("after_value"),
+                    and_(
+                        valued == bindparam("after_value"),
+                        col(CaseRow.number) > bindparam("after_number"),
+                    ),
+                )
+            )
+        return query.order_by(valued.desc(), col(CaseRow.number)).limit(bindparam("limit"))
+    if shape.after:
         query = query.where(
             or_(
                 col(CaseRow.updated_at) > bindparam("after_at"),
@@ -202,6 +269,26 @@ def _queue_statement(
             )
         )
     return query.order_by(col(CaseRow.updated_at), col(CaseRow.number)).limit(bindparam("limit"))
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """The values of a review-queue page's filters (None: no such filter)."""
+
+    status: str = "in_review"
+    network: str | None = None
+    case_type: str | None = None
+    older_at: datetime | None = None
+    min_micros: int | None = None
+    max_micros: int | None = None
+    # The networks of the wanted class, per case type.
+    class_networks: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    holder: str | None = None
+    me: str | None = None
+    lapse_at: datetime | None = None
+    by_value: bool = False
+    # (updated_at, number), or (value micros, number) when by value.
+    after: tuple[Any, int] | None = None
 
 
 class PublicCaseReads:
@@ -243,33 +330,58 @@ class PublicCaseReads:
         parameters = {name: value for name, value in filters.items() if value is not None}
         return await self._rows(statement, {**parameters, "limit": limit})
 
-    async def in_review(
-        self,
-        *,
-        network: str | None,
-        case_type: str | None,
-        older_at: datetime | None,
-        min_micros: int | None,
-        max_micros: int | None,
-        after: tuple[datetime, int] | None,
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        """The public columns of cases in review, oldest first (by `updated_at`, then
-        number), after the `after` (updated_at, number) of a previous page."""
-        filters: dict[str, Any] = {
-            "network": network,
-            "case_type": case_type,
-            "older_at": older_at,
-            "min_micros": min_micros,
-            "max_micros": max_micros,
-        }
-        statement = _queue_statement(
-            *(value is not None for value in filters.values()), after is not None
+    async def in_review(self, query: QueueQuery, *, limit: int) -> list[dict[str, Any]]:
+        """The public columns of one page of the review queue (`QueueQuery`)."""
+        shape = QueueShape(
+            network=query.network is not None,
+            case_type=query.case_type is not None,
+            older=query.older_at is not None,
+            min_value=query.min_micros is not None,
+            max_value=query.max_micros is not None,
+            after=query.after is not None,
+            classes=query.class_networks,
+            holder=query.holder,
+            by_value=query.by_value,
         )
-        parameters = {name: value for name, value in filters.items() if value is not None}
-        if after is not None:
-            parameters["after_at"], parameters["after_number"] = after
-        return await self._rows(statement, {**parameters, "limit": limit})
+        parameters: dict[str, Any] = {"status": query.status, "limit": limit}
+        for name in ("network", "case_type", "older_at", "min_micros", "max_micros"):
+            if getattr(query, name) is not None:
+                parameters[name] = getattr(query, name)
+        if query.holder is not None:
+            parameters["lapse_at"] = query.lapse_at
+            if query.holder == "mine":
+                parameters["me"] = query.me
+        if query.after is not None:
+            key = "after_value" if query.by_value else "after_at"
+            parameters[key], parameters["after_number"] = query.after
+        return await self._rows(_queue_statement(shape), parameters)
+
+
+def queue_counts(session: Session, *, status: str, me: str, lapse_at: datetime) -> dict[str, Any]:
+    """How many cases of `status` wait per network, case type, and holder (mine, unclaimed):
+    the counts beside each of the queue's filters."""
+    held = and_(col(CaseRow.reviewer).is_not(None), col(CaseRow.review_claimed_at) > lapse_at)
+    rows = session.execute(
+        select(
+            col(CaseRow.network),
+            col(CaseRow.case_type),
+            func.count(),
+            func.sum(when((and_(held, col(CaseRow.reviewer) == me), 1), else_=0)),
+            func.sum(when((held, 0), else_=1)),
+        )
+        .where(col(CaseRow.status) == status)
+        .group_by(col(CaseRow.network), col(CaseRow.case_type))
+    ).all()
+    counts: dict[str, Any] = {"network": {}, "case_type": {}, "pairs": {}, "mine": 0}
+    counts["unclaimed"] = counts["total"] = 0
+    for network, case_type, total, mine, unclaimed in rows:
+        counts["network"][network] = counts["network"].get(network, 0) + total
+        counts["case_type"][case_type] = counts["case_type"].get(case_type, 0) + total
+        counts["pairs"][(network, case_type)] = total
+        counts["mine"] += int(mine or 0)
+        counts["unclaimed"] += int(unclaimed or 0)
+        counts["total"] += total
+    return counts
 
 
 def _to_case(row: Row[Any]) -> Case:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from recovery.access.keys import Role
 from recovery.api.context import AppContext
 from recovery.appeals import service as appeals
-from recovery.appeals.repository import PublicCaseReads
+from recovery.appeals.repository import PublicCaseReads, queue_counts
 from recovery.console import sessions, views
 from recovery.console.sessions import COOKIE, ConsoleUser
 from recovery.domain.reasons import REJECTABLE
@@ -194,11 +194,22 @@ async def queue_page(request: Request) -> Response:
         return _to_sign_in("Sign in to see the queue.")
     context = _context(request)
     query = request.query_params
-    fields = {k: query.get(k, "") for k in ("network", "case_type", "min_value", "max_value")}
+    names = (
+        "network",
+        "case_type",
+        "min_value",
+        "max_value",
+        "status",
+        "network_class",
+        "holder",
+        "sort",
+    )
+    fields = {k: query.get(k, "") for k in names}
     older = query.get("older_than_minutes", "")
     error = None
     items: list[dict[str, Any]] = []
     next_cursor = None
+    now = context.clock()
     try:
         filters = review.QueueFilter(
             network=fields["network"] or None,
@@ -206,17 +217,43 @@ async def queue_page(request: Request) -> Response:
             min_value=review.quote_value(fields["min_value"] or None, "min_value"),
             max_value=review.quote_value(fields["max_value"] or None, "max_value"),
             older_than=timedelta(minutes=int(older)) if older.isdigit() else None,
+            status=fields["status"] or "in_review",
+            network_class=fields["network_class"] or None,
+            holder=fields["holder"] or None,
+            sort=fields["sort"] or "age",
         )
         items, next_cursor = await review.queue(
             PublicCaseReads(context.database),
             user.principal,
             filters,
-            now=context.clock(),
+            now=now,
             limit=50,
             cursor=query.get("cursor") or None,
+            policy=context.policy,
         )
     except RecoveryError as refused:
         error = refused.detail
+    status = fields["status"] if fields["status"] in review.QUEUE_STATUSES else "in_review"
+    counts = await context.database.read(
+        lambda session: queue_counts(
+            session,
+            status=status,
+            me=user.principal.subject,
+            lapse_at=now - review.REVIEW_CLAIM_LAPSE,
+        )
+    )
+    counts["class"] = {
+        recovery_class: sum(
+            counts["pairs"].get((n, t), 0)
+            for t, networks in zip(
+                ("wrong_network", "unlisted_token"),
+                review.class_networks(context.policy, recovery_class),
+                strict=True,
+            )
+            for n in networks
+        )
+        for recovery_class in review.QUEUE_CLASSES
+    }
     shown = {**fields, "older_than_minutes": older}
     next_query = urlencode({**{k: v for k, v in shown.items() if v}, "cursor": next_cursor})
     return _page(
@@ -225,6 +262,7 @@ async def queue_page(request: Request) -> Response:
         user,
         items=items,
         filters=shown,
+        counts=counts,
         networks=sorted(context.policy.networks),
         next_query=next_query if next_cursor else None,
         error=error,

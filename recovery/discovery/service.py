@@ -20,7 +20,7 @@ from recovery.db.tables import FoundDepositRow
 from recovery.discovery.classify import OFFERED, FoundStatus
 from recovery.discovery.holders import holder
 from recovery.domain.case import NATIVE
-from recovery.errors import Conflict, Forbidden, InvalidInput, NotFound
+from recovery.errors import Conflict, Forbidden, NotFound
 from recovery.review.errors import BadSignature
 from recovery.review.proof import recover_signer
 
@@ -72,16 +72,12 @@ def page(
     after: int | None,
     limit: int,
 ) -> tuple[list[FoundDepositRow], int | None]:
-    """One page of found deposits, newest first: a user's own offered ones (staff: any
-    owner, any status); and the number to pass as the next cursor."""
+    """One page of found deposits, newest first: a user's own (staff: any owner's); with
+    no status, those offered to their owner (open, claimed) for a user and all for staff;
+    and the number to pass as the next cursor."""
     if principal.role == Role.USER:
         if owner not in (None, principal.subject):
             raise Forbidden("users may list only their own found deposits; leave owner out")
-        if status is not None and status not in OFFERED:
-            raise InvalidInput(
-                f"status: {status} deposits are not offered; ask for open or claimed, or "
-                "leave status out"
-            )
         owner = principal.subject
     query = select(FoundDepositRow)
     if owner is not None:

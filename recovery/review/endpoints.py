@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
@@ -170,27 +170,56 @@ async def review_queue(
         str | None, Query(description="Quote currency.", json_schema_extra=_DECIMAL)
     ] = None,
     older_than_minutes: Annotated[int | None, Query(ge=0, le=525_600)] = None,
+    status: Annotated[
+        Literal["in_review", "needs_info"],
+        Query(description="in_review: waiting for a decision; needs_info: for the user."),
+    ] = "in_review",
+    network_class: Annotated[
+        Literal["direct", "conditional"] | None,
+        Query(description="The policy's recovery class of the network for the case type."),
+    ] = None,
+    holder: Annotated[
+        Literal["mine", "unclaimed"] | None,
+        Query(description="mine: cases you hold; unclaimed: nobody's (or a lapsed hold)."),
+    ] = None,
+    sort: Annotated[
+        Literal["age", "value"], Query(description="age: oldest first; value: highest first.")
+    ] = "age",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
         str | None,
         Query(
             max_length=32,
-            description="`next_cursor` of the previous page.",
-            json_schema_extra={"pattern": service.QUEUE_CURSOR_PATTERN},
+            description="`next_cursor` of the previous page; it goes on in the order that "
+            "page had, whatever `sort` says.",
+            json_schema_extra={
+                "pattern": f"{service.QUEUE_CURSOR_PATTERN}|{service.VALUE_CURSOR_PATTERN}"
+            },
         ),
     ] = None,
 ) -> Response:
-    """Cases in review, oldest first, with filters by network, type, value and age."""
+    """Cases in review (or waiting for the user), oldest or most valuable first, with
+    filters by network, type, class, value, age and holder."""
     filters = service.QueueFilter(
         network=network,
         case_type=case_type,
         min_value=service.quote_value(min_value, "min_value"),
         max_value=service.quote_value(max_value, "max_value"),
         older_than=timedelta(minutes=older_than_minutes) if older_than_minutes else None,
+        status=status,
+        network_class=network_class,
+        holder=holder,
+        sort=sort,
     )
     now = context.clock()
     items, next_cursor = await service.queue(
-        PublicCaseReads(context.database), principal, filters, now=now, limit=limit, cursor=cursor
+        PublicCaseReads(context.database),
+        principal,
+        filters,
+        now=now,
+        limit=limit,
+        cursor=cursor,
+        policy=context.policy,
     )
     return JsonBytes(to_json({"items": items, "next_cursor": next_cursor}))
 

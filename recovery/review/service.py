@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from sqlmodel import col
 from policies import Policy
 from recovery.access.case_rules import CaseAction
 from recovery.access.keys import Principal, Role
-from recovery.appeals.repository import CaseRepository, PublicCaseReads
+from recovery.appeals.repository import CaseRepository, PublicCaseReads, QueueQuery
 from recovery.appeals.schemas import public_view
 from recovery.appeals.service import get_case
 from recovery.appeals.verdicts import judge_case
@@ -45,13 +45,48 @@ REVIEW_CLAIM_LAPSE = timedelta(minutes=30)
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """Which cases a reviewer wants to see."""
+    """Which cases a reviewer wants to see, and in which order.
+
+    `status`: in_review (waiting for a decision) or needs_info (waiting for the user).
+    `network_class`: the policy's recovery class of the case's network for its case type.
+    `holder`: "mine" (held by the caller) or "unclaimed" (nobody's, or a lapsed hold).
+    `sort`: "age" (oldest first) or "value" (highest value first).
+    """
 
     network: str | None = None
     case_type: str | None = None
     min_value: Decimal | None = None
     max_value: Decimal | None = None
     older_than: timedelta | None = None
+    status: str = "in_review"
+    network_class: str | None = None
+    holder: str | None = None
+    sort: str = "age"
+
+
+QUEUE_STATUSES = ("in_review", "needs_info")
+QUEUE_CLASSES = ("direct", "conditional")
+QUEUE_HOLDERS = ("mine", "unclaimed")
+QUEUE_SORTS = ("age", "value")
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+
+
+def class_networks(policy: Policy, recovery_class: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The networks of `recovery_class`, for wrong_network and for unlisted_token cases."""
+    return tuple(  # type: ignore[return-value]
+        tuple(
+            sorted(
+                n.id
+                for n in policy.networks.values()
+                if n.case_policy(case_type).recovery_class.value == recovery_class
+            )
+        )
+        for case_type in ("wrong_network", "unlisted_token")
+    )
 
 
 # A value in the quote currency as a client writes it: digits, and at most 18 decimals.
@@ -68,12 +103,9 @@ def quote_value(text: str | None, field: str) -> Decimal | None:
             "fraction, like 2500 or 99.95"
         )
     value = Decimal(text)
-    if micros(value, ROUND_CEILING) > VALUE_MICROS_MAX:
-        raise InvalidInput(
-            f"{field}: {text} is beyond any case's value (at most {VALUE_MAX} in the quote "
-            "currency); leave it out to mean no bound"
-        )
-    return value
+    # Beyond any case's value, a bound holds as the highest value there is: a minimum
+    # above it matches nothing, a maximum above it bounds nothing.
+    return min(value, Decimal(VALUE_MAX))
 
 
 # The queue's value column is a 64-bit count of millionths.
@@ -84,6 +116,7 @@ VALUE_MAX = VALUE_MICROS_MAX // 10**6
 # A queue cursor: "q", the last case's updated_at in microseconds since 1970, "_", its
 # number; bounded, so that no client number reaches a query unchecked.
 QUEUE_CURSOR_PATTERN = r"^q[0-9]{1,17}_[0-9]{1,9}$"
+VALUE_CURSOR_PATTERN = r"^v[0-9]{1,19}_[0-9]{1,9}$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -92,7 +125,17 @@ def _queue_cursor(updated_at: datetime, number: int) -> str:
     return f"q{micros}_{number}"
 
 
-def _after(cursor: str) -> tuple[datetime, int]:
+def _after(cursor: str, *, by_value: bool = False) -> tuple[Any, int]:
+    if by_value:
+        if not re.fullmatch(VALUE_CURSOR_PATTERN, cursor):
+            raise InvalidInput(
+                f"cursor: {cursor!r} is not a cursor of the queue by value; pass next_cursor "
+                "from the previous page"
+            )
+        value, number = cursor[1:].split("_")
+        if int(value) > VALUE_MICROS_MAX:
+            raise InvalidInput(f"cursor: {cursor!r} points past any case's value; start again")
+        return int(value), int(number)
     if not re.fullmatch(QUEUE_CURSOR_PATTERN, cursor):
         raise InvalidInput(
             f"cursor: {cursor!r} is not a queue cursor from this API; pass next_cursor from "
@@ -114,6 +157,7 @@ async def queue(
     now: datetime,
     limit: int,
     cursor: str | None = None,
+    policy: Policy | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the cases waiting for review, oldest first, in their public view
     (`public_view`), and the next page's cursor.
@@ -122,7 +166,16 @@ async def queue(
     (updated_at, number), so a page costs the same at ten thousand cases or a million.
     """
     principal.require(Role.REVIEWER, Role.ADMIN)
-    rows = await reads.in_review(
+    _one_of(filters.status, QUEUE_STATUSES, "status")
+    _one_of(filters.network_class, QUEUE_CLASSES, "network_class")
+    _one_of(filters.holder, QUEUE_HOLDERS, "holder")
+    _one_of(filters.sort, QUEUE_SORTS, "sort")
+    # A cursor goes on with the walk it came from; `sort` orders the first page.
+    by_value = cursor.startswith("v") if cursor else filters.sort == "value"
+    if filters.network_class is not None and policy is None:
+        raise ValueError("a class filter needs the policy")
+    query = QueueQuery(
+        status=filters.status,
         # An empty filter is no filter, as the query string `network=` always meant.
         network=filters.network or None,
         case_type=filters.case_type or None,
@@ -130,13 +183,32 @@ async def queue(
         min_micros=None if filters.min_value is None else micros(filters.min_value, ROUND_CEILING),
         # The stored value is rounded down, the bound up: a case exactly at it stays in.
         max_micros=None if filters.max_value is None else micros(filters.max_value, ROUND_CEILING),
-        after=None if cursor is None else _after(cursor),
-        limit=limit + 1,
+        class_networks=(
+            class_networks(policy, filters.network_class)
+            if policy is not None and filters.network_class
+            else None
+        ),
+        holder=filters.holder,
+        me=principal.subject,
+        lapse_at=now - REVIEW_CLAIM_LAPSE,
+        by_value=by_value,
+        after=None if cursor is None else _after(cursor, by_value=by_value),
     )
+    rows = await reads.in_review(query, limit=limit + 1)
     page = rows[:limit]
-    more = len(rows) > limit
-    cursor_out = _queue_cursor(page[-1]["updated_at"], page[-1]["number"]) if more else None
-    return [public_view(row) for row in page], cursor_out
+    views = [public_view(row) for row in page]
+    cursor_out = None
+    if len(rows) > limit:
+        last = page[-1]
+        if by_value:
+            # The stored value_micros, as `Case.value_micros` derives it from the verdict.
+            verdict = views[-1].get("verdict")
+            value = getattr(verdict, "value", None)
+            stored = 0 if value is None else micros(Decimal(str(value)), ROUND_FLOOR)
+            cursor_out = f"v{stored}_{last['number']}"
+        else:
+            cursor_out = _queue_cursor(last["updated_at"], last["number"])
+    return views, cursor_out
 
 
 def _require_in_review(case: Case) -> None:

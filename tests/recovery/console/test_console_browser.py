@@ -47,7 +47,23 @@ def test_two_reviewers_take_a_case_from_the_queue_to_paid(
     rita.get_by_label("Network", exact=True).select_option("bsc")
     rita.get_by_role("button", name="Filter").click()
     expect(rita.get_by_role("link", name=reference)).to_be_visible()
+    # Counts beside the filters: one bsc case, one direct one, nobody holds it yet.
+    expect(rita.get_by_label("Network", exact=True)).to_contain_text("bsc (1)")
+    expect(rita.get_by_label("Class")).to_contain_text("direct (1)")
+    rita.get_by_label("Class").select_option("conditional")
+    rita.get_by_role("button", name="Filter").click()
+    expect(rita.get_by_text("No case waits for review with these filters.")).to_be_visible()
+    rita.get_by_label("Class").select_option("direct")
+    rita.get_by_label("Held by").select_option("unclaimed")
+    rita.get_by_label("Order").select_option("value")
+    rita.get_by_role("button", name="Filter").click()
+    expect(rita.get_by_role("link", name=reference)).to_be_visible()
     rita.screenshot(path=screenshots / "queue.png", full_page=True)
+    # One click claims it: then it is hers.
+    rita.get_by_role("button", name=f"Claim {reference}").click()
+    rita.goto(f"{served.url}/console/queue?holder=mine")
+    expect(rita.get_by_role("link", name=reference)).to_be_visible()
+    expect(rita.get_by_label("Held by")).to_contain_text("me (1)")
 
     rita.get_by_role("link", name=reference).click()
     expect(rita.get_by_role("heading", name=re.compile(reference))).to_be_visible()
