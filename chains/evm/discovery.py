@@ -218,10 +218,16 @@ def native_arrivals(
                 reader.network, "eth_getBlockByNumber", f"no block {number} (head moved back?)"
             )
         hashes[number] = str(block["hash"]).lower()
-    if traces:
-        found = _traced(reader, numbers, replies[len(numbers) :], hashes, wanted)
-    else:
-        found = _top_level(reader, numbers, blocks, hashes, wanted, cost)
+    try:
+        if traces:
+            found = _traced(reader, numbers, replies[len(numbers) :], blocks, wanted)
+        else:
+            found = _top_level(reader, numbers, blocks, hashes, wanted, cost)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        method = "debug_traceBlockByNumber" if traces else "eth_getBlockByNumber"
+        raise UnexpectedResponse(
+            reader.network, method, f"blocks {first}..{last}: {exc!r}"
+        ) from exc
     return sorted(found, key=lambda a: (a.block_number, a.tx_hash, a.recipient))
 
 
@@ -229,24 +235,36 @@ def _traced(
     reader: BatchReader,
     numbers: list[int],
     replies: list[RpcReply],
-    hashes: dict[int, str],
+    blocks: list[Any],
     wanted: set[str],
 ) -> list[NativeArrival]:
     found = []
-    for number, reply in zip(numbers, replies, strict=True):
-        traces = _result(reader, reply, "debug_traceBlockByNumber") or []
-        for item in traces:
+    for number, reply, block in zip(numbers, replies, blocks, strict=True):
+        traces = _result(reader, reply, "debug_traceBlockByNumber")
+        hashes = [str(h).lower() for h in block.get("transactions") or []]
+        if not isinstance(traces, list) or len(traces) != len(hashes):
+            # A node that traced only part of the block (or nothing) cannot say what
+            # arrived: the range is read again rather than passed over.
+            raise UnexpectedResponse(
+                reader.network,
+                "debug_traceBlockByNumber",
+                f"block {number}: {len(hashes)} transactions, traces {traces!r:.100}",
+            )
+        for tx_hash, item in zip(hashes, traces, strict=True):
             frame = item.get("result") if isinstance(item, dict) else None
             if not isinstance(frame, dict):
-                continue
+                raise UnexpectedResponse(
+                    reader.network, "debug_traceBlockByNumber", f"{tx_hash}: no call frame"
+                )
             into: dict[str, tuple[int, bool]] = {}
             _collect(frame, 0, wanted, into)
             for recipient, (value, internal) in into.items():
                 found.append(
                     NativeArrival(
-                        tx_hash=str(item.get("txHash", "")).lower(),
+                        # By position in the block: some nodes leave txHash out of traces.
+                        tx_hash=str(item.get("txHash") or tx_hash).lower(),
                         block_number=number,
-                        block_hash=hashes[number],
+                        block_hash=str(block["hash"]).lower(),
                         sender=checksum(str(frame["from"])),
                         recipient=checksum(recipient),
                         value=value,
@@ -295,8 +313,14 @@ def _top_level(
     found = []
     for (number, tx), reply in zip(candidates, receipts, strict=True):
         receipt = _result(reader, reply, "eth_getTransactionReceipt")
-        if not isinstance(receipt, dict) or int(str(receipt.get("status", "0x0")), 16) != 1:
-            continue
+        if not isinstance(receipt, dict):
+            # A node that has the block but not yet its receipt (a lagging backend): read
+            # the range again rather than pass a deposit over.
+            raise UnexpectedResponse(
+                reader.network, "eth_getTransactionReceipt", f"no receipt for {tx['hash']}"
+            )
+        if int(str(receipt.get("status", "0x0")), 16) != 1:
+            continue  # failed: nothing arrived
         found.append(
             NativeArrival(
                 tx_hash=str(tx["hash"]).lower(),

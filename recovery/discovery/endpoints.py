@@ -12,7 +12,6 @@ from recovery.access.case_rules import ClaimantOnly
 from recovery.api.context import AppContext, ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.api.responses import JsonBytes
-from recovery.appeals import formats
 from recovery.appeals.errors import AppealRefused, DuplicateClaim
 from recovery.appeals.refund_addresses import RefundAddressRefused
 from recovery.appeals.schemas import AppealPublic
@@ -99,7 +98,9 @@ async def get_found(
 @router.get(
     "/{found_id}/challenge",
     response_model=FoundDepositChallenge,
-    responses=error_responses(*AUTHENTICATED, service.FoundDepositNotFound),
+    responses=error_responses(
+        *AUTHENTICATED, service.FoundDepositNotFound, service.FoundDepositNotOffered
+    ),
     summary="The message that proves a found deposit is yours",
 )
 async def found_challenge(
@@ -112,8 +113,7 @@ async def found_challenge(
     row = await context.database.read(
         lambda session: service.get_found(session, principal, found_id)
     )
-    family = context.policy.networks[row.network].family
-    refund = formats.address(family, refund_address, "refund_address")
+    refund = service.refund_address_of(context.policy, row, refund_address)
     return FoundDepositChallenge(message=service.challenge_text(row, refund), signer=row.sender)
 
 

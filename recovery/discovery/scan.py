@@ -31,6 +31,7 @@ from chains.evm.adapter import EvmAdapter
 from chains.evm.discovery import ScanCost, native_arrivals, transfer_logs
 from policies import Facts, Policy, StaticPriceSource, evaluate
 from recovery.appeals.verdicts import verdict_dict
+from recovery.catalogue.tokens import sane_decimals
 from recovery.db.engine import Database
 from recovery.db.tables import (
     DepositAddressRow,
@@ -50,6 +51,11 @@ from recovery.domain.case import NATIVE, NATIVE_LOG_INDEX
 from recovery.verification.service import CycleReport
 
 log = logging.getLogger(__name__)
+
+
+class ChangedUnderRead(ChainError):
+    """Raised when a range's blocks changed while discovery read them (a reorg at the tip,
+    or endpoints that disagree): the range is read again."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,9 @@ class Discoverer:
             owner or f"discover:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         )
         self._registry: tuple[tuple[Any, ...], dict[str, Registration]] | None = None
+        # Blocks the next cycle reads per network: halved after a failed read, doubled
+        # back after a good one, up to `timing.max_range`.
+        self._spans: dict[str, int] = {}
 
     # The cycle
 
@@ -154,18 +163,32 @@ class Discoverer:
         if checkpoint is None:
             return report  # another process holds this network's scan
         calls = adapter.calls
+        span = self._spans.get(network, self.timing.max_range)
         try:
-            self._cycle(network, adapter, checkpoint, report)
+            self._cycle(network, adapter, checkpoint, report, span)
         except ChainError as exc:
+            # Nothing moved: the same blocks are read again, fewer at a time (a node that
+            # times out or refuses a large request may take a smaller one).
             report.rpc_errors[type(exc).__name__] += 1
-            log.warning("discovery on %s: %s", network, exc)
+            self._spans[network] = max(1, span // 2)
+            log.warning("discovery on %s: %s; next read %d blocks", network, exc, max(1, span // 2))
             self._release(network, None, None)
+        except BaseException:
+            self._release(network, None, None)
+            raise
+        else:
+            self._spans[network] = min(self.timing.max_range, span * 2)
         finally:
             report.requests = adapter.calls - calls
         return report
 
     def _cycle(
-        self, network: str, adapter: EvmAdapter, checkpoint: _Checkpoint, report: DiscoveryReport
+        self,
+        network: str,
+        adapter: EvmAdapter,
+        checkpoint: _Checkpoint,
+        report: DiscoveryReport,
+        span: int,
     ) -> None:
         depth = self._reorg_depth(network)
         next_block, last_hash, first_block = (
@@ -212,17 +235,28 @@ class Discoverer:
             )
             next_block, last_hash = rewound, None
         first = next_block
-        last = min(view.head, first + self.timing.max_range - 1)
+        last = min(view.head, first + span - 1)
         if last < first:
             self._release(network, next_block, last_hash, started)
             return
-        report.first, report.last = first, last
+        before = adapter.block_hashes([last]).get(last)
         finds = self._read(network, adapter, first, last)
+        # The range counts as read only if the chain did not change under the reads: the
+        # last block's hash is the same after as before, and every find's block is still
+        # canonical (endpoints may differ at the tip). Else nothing is stored or moved,
+        # and the next cycle reads it again.
+        after = adapter.block_hashes(sorted({last} | {f.block_number for f in finds}))
+        moved = [f for f in finds if after.get(f.block_number) != f.block_hash]
+        if before is None or after.get(last) != before or moved:
+            raise ChangedUnderRead(
+                f"{network}: blocks {first}..{last} changed while they were read "
+                f"(block {last}: {before} then {after.get(last)}; {len(moved)} finds moved)"
+            )
+        report.first, report.last = first, last
         stored = self._store(network, adapter, finds)
         for kind, count in stored.items():
             report.found[kind] = report.found.get(kind, 0) + count
-        end_hash = adapter.block_hashes([last]).get(last)
-        self._release(network, last + 1, end_hash, started)
+        self._release(network, last + 1, before, started)
 
     def _reorg_depth(self, network: str) -> int:
         """How far back a reorg is looked for: beyond it a block counts as final here."""
@@ -236,7 +270,8 @@ class Discoverer:
         same_family = {
             address: r
             for address, r in registry.items()
-            if {self.policy.networks[n].family for n in r.networks} == {family}
+            if {self.policy.networks[n].family for n in r.networks if n in self.policy.networks}
+            == {family}
         }
         finds: list[_Find] = []
         cost = ScanCost()
@@ -338,7 +373,8 @@ class Discoverer:
                 metadata[token] = {"symbol": asset.symbol, "decimals": asset.decimals}
                 continue
             found = adapter.token_metadata(token)
-            metadata[token] = {"symbol": found.symbol, "decimals": found.decimals}
+            # As verification reads them: a number no token can mean is unknown.
+            metadata[token] = {"symbol": found.symbol, "decimals": sane_decimals(found)}
         codes = adapter.account_codes(sorted({f.registration.address for f in finds}))
         stored: dict[str, int] = {}
         with self.database.unit_of_work() as session:
@@ -427,6 +463,12 @@ class Discoverer:
         values = {
             "block_number": find.block_number,
             "block_hash": find.block_hash,
+            "kind": find.mistake.kind.value,
+            "opened_for": opened_for,
+            "owner": find.registration.owner,
+            "token": find.token,
+            "sender": find.sender,
+            "amount": find.amount,
             "facts": facts,
             "verdict": verdict,
             "updated_at": now,
@@ -449,12 +491,6 @@ class Discoverer:
                         tx_hash=find.tx_hash,
                         deposit_address=find.registration.address,
                         log_index=find.log_index,
-                        kind=find.mistake.kind.value,
-                        opened_for=opened_for,
-                        owner=find.registration.owner,
-                        token=find.token,
-                        sender=find.sender,
-                        amount=find.amount,
                         status=status.value,
                         case_id=case_id,
                         found_at=now,

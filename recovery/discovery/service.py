@@ -44,6 +44,16 @@ def challenge_text(row: FoundDepositRow, refund_address: str) -> str:
     )
 
 
+def refund_address_of(policy: Policy, row: FoundDepositRow, refund_address: str) -> str:
+    """The refund address in the format of the found deposit's network family."""
+    network = policy.networks.get(row.network)
+    if network is None:
+        raise FoundDepositNotOffered(
+            f"found deposit {row.id} is on {row.network}, which the policy no longer knows"
+        )
+    return formats.address(network.family, refund_address, "refund_address")
+
+
 def get_found(session: Session, principal: Principal, found_id: str) -> FoundDepositRow:
     """The found deposit if the caller may see it: its owner, or staff."""
     row = session.scalar(select(FoundDepositRow).where(col(FoundDepositRow.id) == found_id))
@@ -128,8 +138,7 @@ async def claim(
             FoundStatus.WITHDRAWN: "its block was reorged out of the chain",
         }.get(FoundStatus(row.status), row.status)
         raise FoundDepositNotOffered(f"found deposit {found_id} cannot be claimed: {why}")
-    family = policy.networks[row.network].family
-    refund = formats.address(family, refund_address, "refund_address")
+    refund = refund_address_of(policy, row, refund_address)
     proven_by = None
     if signature is not None:
         signer = recover_signer(challenge_text(row, refund), signature)

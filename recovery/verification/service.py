@@ -466,6 +466,10 @@ class Checker:
         case.log_index = found.log_index
         case.log_indexes = found.log_indexes
         case.check_note = None
+        if case.proven_by is not None and case.proven_by.lower() != found.sender.lower():
+            # A proof given before verification (a found deposit's claim) names the sender
+            # the scan saw; it holds only if the chain still says so.
+            case.proven_by = None
         verdict = self._verdict(case, now)
         case.verdict = verdict_dict(verdict)
         case.policy_version = self.policy.version

@@ -102,3 +102,25 @@ def test_chunks_travel_in_requests_of_bounded_size(
     assert [t.transfer.recipient for t in found] == [watched[24]]
     # Three chunks of at most 10 topics, at most 20 topics a request: two requests.
     assert (cost.items, cost.requests) == (3, 2)
+
+
+def test_native_value_a_contract_moved_counts_and_a_reverted_frame_does_not(
+    bsc: DevnetChain, bsc_adapter: EvmAdapter
+) -> None:
+    watched = _addresses(2)
+    forwarder = bsc.deploy_forwarder()
+    sender = bsc.accounts[3]
+    first = bsc.head() + 1
+    paid = bsc.forward_native(forwarder, sender, [(watched[0], 3 * 10**15)])
+    bsc.forward_native(forwarder, sender, [(watched[1], 10**15)], undo=True)
+    last = bsc.head()
+
+    traced = native_arrivals(bsc_adapter, first, last, watched, traces=True)
+    top_level = native_arrivals(bsc_adapter, first, last, watched, traces=False)
+
+    assert [(a.tx_hash, a.recipient, a.value, a.internal) for a in traced] == [
+        (paid.lower(), watched[0], 3 * 10**15, True)
+    ]
+    assert traced[0].sender == sender
+    # Without traces only top-level value shows, and none of these paid a watched address.
+    assert top_level == []

@@ -137,12 +137,14 @@ def test_a_listed_asset_on_its_own_network_is_never_found(finder: Finder) -> Non
     ethereum.rpc("anvil_setCode", listed, ethereum.rpc("eth_getCode", token, "latest"))
     ethereum.mint(listed, desk.deposit, 500_000_000)
     ethereum.send(ethereum.accounts[SENDER], to=desk.deposit, value=10**18)
+    # The control: an unlisted token in the same blocks is found.
+    odd = ethereum.deploy_token(symbol="ODD", decimals=18)
+    unlisted = ethereum.mint(odd, desk.deposit, 10**20)
 
     reports = finder.scan()
 
-    assert reports["ethereum"].blocks >= 3
-    assert reports["ethereum"].found == {}
-    assert finder.found() == []
+    assert reports["ethereum"].found == {"unlisted_token": 1}
+    assert [(f["tx_hash"], f["token"]) for f in finder.found()] == [(unlisted, odd)]
 
 
 def test_a_reorg_withdraws_a_found_deposit(finder: Finder) -> None:
@@ -183,16 +185,20 @@ def test_a_restart_resumes_from_the_checkpoint_without_missing_or_repeating(
     assert reports["ethereum"].found == {"unlisted_token": 2}
     assert before.last is not None
     assert reports["ethereum"].first == before.last + 1
-    # A process that died holding the lease: its range is read again once the lease lapses,
-    # and nothing is stored twice.
+    # A process that died holding the lease while blocks were unread: nobody reads the
+    # network until the lease lapses; then another process reads them, once.
+    last = ethereum.mis_sent_deposit(odd, desk.deposit, 10**20 + 3, sender=sender)
     crashed = finder.scanner()
-    crashed._lease("ethereum", desk.clock())
+    assert crashed._lease("ethereum", desk.clock()) is not None
+    assert finder.scan()["ethereum"].first is None
     desk.clock.advance(seconds=120)
-    finder.scan(finder.scanner())
+    taken_over = finder.scan()["ethereum"]
+    assert taken_over.found == {"unlisted_token": 1}
+    later.append(last)
 
     assert sorted(f["tx_hash"] for f in finder.found()) == sorted([first, *later])
     with finder.context.database.unit_of_work() as session:
-        assert session.scalar(select(func.count()).select_from(FoundDepositRow)) == 3
+        assert session.scalar(select(func.count()).select_from(FoundDepositRow)) == 4
 
 
 def test_a_rescan_of_the_same_range_stores_nothing_twice(finder: Finder) -> None:
@@ -322,6 +328,7 @@ def test_two_processes_scanning_at_once_store_each_find_once(finder: Finder) -> 
         thread.start()
     for thread in threads:
         thread.join(30)
+        assert not thread.is_alive()
 
     assert sorted(f["tx_hash"] for f in finder.found()) == sorted(sent)
 
@@ -375,3 +382,67 @@ def test_a_chain_shorter_than_the_checkpoint_is_read_again_from_its_head(finder:
     assert report.first <= ethereum.head() - 2
     assert report.last == ethereum.head()
     assert tx in [f["tx_hash"] for f in finder.found()]
+
+
+def test_a_claim_with_a_signature_that_proves_nothing_is_refused(finder: Finder) -> None:
+    desk = finder.desk
+    bsc = desk.devnet.chain("bsc")
+    sender = bsc.accounts[SENDER]
+    bsc.send(sender, to=desk.deposit, value=2 * 10**18)
+    finder.scan()
+    (found,) = finder.found()
+
+    def signed(key_index: int, refund: str) -> str:
+        challenge = desk.client.get(
+            f"/v1/found-deposits/{found['id']}/challenge",
+            params={"refund_address": refund},
+            headers=desk.alice,
+        ).json()["message"]
+        signature = dev_key(key_index).sign_message(encode_defunct(text=challenge))
+        return str(signature.signature.to_0x_hex())
+
+    other = bsc.accounts[2]
+    for refund, signature in (
+        (sender, signed(2, sender)),  # another wallet signed
+        (other, signed(SENDER, sender)),  # signed for a refund to the sender, not to `other`
+        (sender, "0x1234"),
+    ):
+        response = desk.client.post(
+            f"/v1/found-deposits/{found['id']}/claim",
+            json={"refund_address": refund, "signature": signature},
+            headers=desk.alice,
+        )
+        assert response.status_code == 422, response.text
+    assert finder.found()[0]["status"] == "open"
+
+
+def test_a_proof_against_a_sender_the_chain_does_not_confirm_is_dropped(finder: Finder) -> None:
+    desk = finder.desk
+    bsc = desk.devnet.chain("bsc")
+    bsc.send(bsc.accounts[SENDER], to=desk.deposit, value=2 * 10**18)
+    finder.scan()
+    # As if the scan had read another sender (a node that answered wrongly): the claim's
+    # proof names that one, and verification, reading the chain, drops it.
+    impostor = bsc.accounts[2]
+    with finder.context.database.unit_of_work() as session:
+        session.execute(update(FoundDepositRow).values(sender=impostor))
+    (found,) = finder.found()
+    challenge = desk.client.get(
+        f"/v1/found-deposits/{found['id']}/challenge",
+        params={"refund_address": impostor},
+        headers=desk.alice,
+    ).json()["message"]
+    signature = dev_key(2).sign_message(encode_defunct(text=challenge)).signature.to_0x_hex()
+    claimed = desk.client.post(
+        f"/v1/found-deposits/{found['id']}/claim",
+        json={"refund_address": impostor, "signature": signature},
+        headers=desk.alice,
+    )
+    assert claimed.status_code == 201, claimed.text
+    assert claimed.json()["ownership_proven"] is True
+
+    desk.checker.verify_cycle()
+
+    case = desk.read(claimed.json())
+    assert case["facts"]["sender"] == bsc.accounts[SENDER]
+    assert case["ownership_proven"] is False
