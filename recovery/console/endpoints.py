@@ -36,6 +36,7 @@ RESOLUTIONS = ("paid", "payout_failed", "retry")
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["token_units"] = views.token_units
+templates.env.globals["tx_state"] = views.tx_state
 templates.env.filters["plain"] = views.plain_decimal
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")

@@ -133,3 +133,14 @@ def overview(session: Session, now: datetime, days: int = 30) -> Overview:
         per_network=per_network,
         median_hours_to_paid=round(median(hours), 1) if hours else None,
     )
+
+
+def tx_state(payout: Any, tx: Any) -> str:
+    """What one of a payout's transactions amounts to, in words: a gas top-up's own state;
+    for the transfer, the one the chain shows delivered, or a candidate (the same nonce
+    signed again with higher fees: at most one of them can land)."""
+    if tx.kind == "gas_topup":
+        return str(tx.state)
+    if payout.delivered_tx and tx.tx_hash.lower() == str(payout.delivered_tx).lower():
+        return "delivered, final" if payout.final else "delivered"
+    return "candidate"

@@ -94,6 +94,7 @@ def test_two_reviewers_take_a_case_from_the_queue_to_paid(
     expect(rob.locator("#delivered")).to_contain_text("BNB")
     payout_tx = rob.locator("a.payout-tx").first
     expect(payout_tx).to_have_attribute("href", re.compile(r"^https://bscscan\.com/tx/0x"))
+    expect(rob.locator("table.txs")).to_contain_text("delivered")
     rob.screenshot(path=screenshots / "case-paid.png", full_page=True)
 
     ops = signed_in(chromium, served.url, key_of(auth("ops-b", Role.ADMIN)))
