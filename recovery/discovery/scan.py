@@ -53,6 +53,9 @@ from recovery.verification.service import CycleReport
 log = logging.getLogger(__name__)
 
 
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
 class ChangedUnderRead(ChainError):
     """Raised when a range's blocks changed while discovery read them (a reorg at the tip,
     or endpoints that disagree): the range is read again."""
@@ -455,6 +458,10 @@ class Discoverer:
             col(FoundDepositRow.log_index) == find.log_index,
         )
         status, case_id = _offer(verdict), self._holder(session, network, find)
+        if find.sender.lower() == ZERO_ADDRESS:
+            # Minted to the address (an airdrop), not sent to it by mistake: nobody can
+            # prove they sent it, and a refund has nowhere to go. Recorded, not offered.
+            status = FoundStatus.REFUSED
         if case_id is not None:
             status = FoundStatus.CLAIMED
         existing = session.execute(

@@ -139,12 +139,27 @@ def test_a_listed_asset_on_its_own_network_is_never_found(finder: Finder) -> Non
     ethereum.send(ethereum.accounts[SENDER], to=desk.deposit, value=10**18)
     # The control: an unlisted token in the same blocks is found.
     odd = ethereum.deploy_token(symbol="ODD", decimals=18)
-    unlisted = ethereum.mint(odd, desk.deposit, 10**20)
+    unlisted = ethereum.mis_sent_deposit(odd, desk.deposit, 10**20, sender=ethereum.accounts[1])
 
     reports = finder.scan()
 
     assert reports["ethereum"].found == {"unlisted_token": 1}
     assert [(f["tx_hash"], f["token"]) for f in finder.found()] == [(unlisted, odd)]
+
+
+def test_a_token_minted_to_a_deposit_address_is_recorded_but_not_offered(
+    finder: Finder,
+) -> None:
+    desk = finder.desk
+    ethereum = desk.devnet.chain("ethereum")
+    airdrop = ethereum.deploy_token(symbol="FREE", decimals=18)
+    minted = ethereum.mint(airdrop, desk.deposit, 10**24)
+
+    finder.scan()
+
+    assert finder.found() == []
+    (staff,) = finder.found(headers=desk.rob, owner="alice", status="refused")
+    assert (staff["tx_hash"], staff["sender"]) == (minted, "0x" + "0" * 40)
 
 
 def test_a_reorg_withdraws_a_found_deposit(finder: Finder) -> None:
