@@ -72,8 +72,11 @@ def test_a_body_that_is_not_json_reaches_the_route(
 
 def test_the_contract_forbids_nul_in_free_text() -> None:
     spec = yaml.safe_load(openapi_yaml())
+    # A field with a pattern of its own (a key's subject: not blank) forbids NUL in it.
     subject = spec["components"]["schemas"]["KeyCreate"]["properties"]["subject"]
-    assert subject["pattern"] == "^[^\\u0000]*$"
+    assert subject["pattern"] == "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+    question = spec["components"]["schemas"]["InfoRequest"]["properties"]["question"]
+    assert question["pattern"] == "^[^\\u0000]*$"
     parameters = spec["paths"]["/v1/appeals/{case_id}"]["get"]["parameters"]
     (case_id,) = [p for p in parameters if p["name"] == "case_id"]
     assert case_id["schema"]["pattern"] == "^[^\\u0000]*$"
