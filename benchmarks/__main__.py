@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from benchmarks import confirm_cycle, discovery_scan, orm_rows, verify_batch, verify_cycle
+from benchmarks import (
+    confirm_cycle,
+    discovery_scan,
+    orm_rows,
+    triage_read,
+    verify_batch,
+    verify_cycle,
+)
 
 if __name__ == "__main__":
     verify_batch.main([])
@@ -10,3 +17,4 @@ if __name__ == "__main__":
     confirm_cycle.main([])
     orm_rows.main([])
     discovery_scan.main([])
+    triage_read.main([])
