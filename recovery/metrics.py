@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from chains.evm.endpoints import EndpointState, NetworkEndpoints
+from policies.routing import load_routing
 from recovery.db.engine import Database
 from recovery.db.tables import CaseRow, LedgerEntryRow, PayoutRow
 from recovery.domain.states import TRANSITIONS, CaseStatus
@@ -298,6 +299,8 @@ class DatabaseFigures:
     ledger: dict[tuple[str, str, str], int]
     # Per (network, token): base units that arrived, and payouts that brought less.
     delivered: dict[tuple[str, str], tuple[int, int]]
+    # Per desk queue: cases waiting in review, and when each came to the desk.
+    desk: dict[str, list[datetime]] = field(default_factory=dict)
 
 
 def read_figures(session: Session) -> DatabaseFigures:
@@ -327,7 +330,49 @@ def read_figures(session: Session) -> DatabaseFigures:
             total + (arrived or 0),
             short + ((arrived or 0) < amount),
         )
-    return DatabaseFigures(cases=census(session), ledger=ledger, delivered=delivered)
+    return DatabaseFigures(
+        cases=census(session), ledger=ledger, delivered=delivered, desk=desk_waiting(session)
+    )
+
+
+def desk_waiting(session: Session) -> dict[str, list[datetime]]:
+    """Per desk queue, when each case waiting in review came to the desk (unrouted ones
+    under "none")."""
+    waiting: dict[str, list[datetime]] = {}
+    for queue, since in session.execute(
+        select(
+            col(CaseRow.queue), func.coalesce(col(CaseRow.queued_at), col(CaseRow.updated_at))
+        ).where(col(CaseRow.status) == CaseStatus.IN_REVIEW.value)
+    ):
+        waiting.setdefault(str(queue or "none"), []).append(since)
+    return waiting
+
+
+def _desk_metrics(figures: DatabaseFigures, now: datetime) -> Iterator[Metric]:
+    routing = load_routing()
+    waiting = GaugeMetricFamily(
+        "recovery_desk_waiting", "Cases waiting for a decision, per desk queue.", labels=["queue"]
+    )
+    oldest = GaugeMetricFamily(
+        "recovery_desk_oldest_seconds",
+        "Seconds the longest-waiting case of a desk queue has waited.",
+        labels=["queue"],
+    )
+    breaches = GaugeMetricFamily(
+        "recovery_desk_breaches",
+        "Cases waiting past their queue's target time to a first decision.",
+        labels=["queue"],
+    )
+    for queue in sorted(set(routing.queues) | set(figures.desk)):
+        since = figures.desk.get(queue, [])
+        target = routing.queues[queue].target if queue in routing.queues else None
+        waiting.add_metric([queue], len(since))
+        oldest.add_metric([queue], max(((now - s).total_seconds() for s in since), default=0.0))
+        late = sum(1 for s in since if target is not None and now - s > target)
+        breaches.add_metric([queue], late)
+    yield waiting
+    yield oldest
+    yield breaches
 
 
 class FiguresSnapshot:
@@ -379,6 +424,7 @@ class DatabaseCollector(Collector):
         figures = self.snapshot.figures()
         yield from _case_metrics(figures.cases, self.clock())
         yield from _money_metrics(figures)
+        yield from _desk_metrics(figures, self.clock())
 
 
 def _case_metrics(

@@ -214,6 +214,16 @@ def _expire(checker: Checker) -> CycleReport:
     return report
 
 
+def _escalate(checker: Checker) -> CycleReport:
+    from recovery.review.routing import escalate_cycle
+
+    report = CycleReport()
+    moved = escalate_cycle(checker.database, checker.policy, checker.clock)
+    if moved:
+        report.moved["escalated"] += moved
+    return report
+
+
 def _pay(payouts: PayoutEngine) -> CycleReport:
     outcome = payouts.payout_cycle()
     report = CycleReport()
@@ -279,6 +289,8 @@ def add_jobs(
         # Claims on networks without RPC endpoints get a note saying so, once a minute.
         every(SLOWEST, "verify", "unserved", partial(checker.verify_cycle, unserved))
     every(EXPIRY_INTERVAL, "expire", "all", partial(_expire, checker))
+    # Cases past their desk queue's target time escalate (policies/data/queues.yaml).
+    every(EXPIRY_INTERVAL, "escalate", "all", partial(_escalate, checker))
     if payouts is not None and served:
         fastest = min(poll_interval(policy.networks[n]) for n in served)
         every(fastest, "payout", "all", partial(_pay, payouts))

@@ -62,6 +62,10 @@ MUTABLE_FIELDS = (
     "question",
     "answer",
     "value_micros",
+    "queue",
+    "priority",
+    "queued_at",
+    "escalated_at",
 )
 
 
@@ -123,6 +127,8 @@ PUBLIC_KEYS = (
     "question",
     "answer",
     "deadline_at",
+    "queue",
+    "priority",
     "version",
     "created_at",
     "updated_at",
@@ -197,12 +203,17 @@ class QueueShape:
     # "mine": held by `me`; "unclaimed": held by nobody, or a hold that lapsed.
     holder: str | None = None
     by_value: bool = False
+    queue: bool = False
+    by_priority: bool = False
+    # A reviewer's own queues, written into the statement (policy queue ids).
+    queues: tuple[str, ...] | None = None
 
 
-def _network_id(network: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", network):
-        raise ValueError(f"not a policy network id: {network!r}")
-    return network
+def _network_id(name: str) -> str:
+    """A policy id (a network's, a queue's), safe to write into a statement."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"not a policy id: {name!r}")
+    return name
 
 
 @cache
@@ -212,6 +223,12 @@ def _queue_statement(shape: QueueShape) -> Select[Any]:
     query = PUBLIC_COLUMNS.where(col(CaseRow.status) == bindparam("status"))
     if shape.network:
         query = query.where(col(CaseRow.network) == bindparam("network"))
+    if shape.queue:
+        query = query.where(col(CaseRow.queue) == bindparam("queue"))
+    if shape.queues is not None:
+        query = query.where(
+            col(CaseRow.queue).in_([literal_column(f"'{_network_id(q)}'") for q in shape.queues])
+        )
     if shape.case_type:
         query = query.where(col(CaseRow.case_type) == bindparam("case_type"))
     if shape.older:
@@ -246,6 +263,19 @@ def _queue_statement(shape: QueueShape) -> Select[Any]:
         query = query.where(held, col(CaseRow.reviewer) == bindparam("me"))
     elif shape.holder == "unclaimed":
         query = query.where(not_(held))
+    if shape.by_priority:
+        ranked = col(CaseRow.priority)
+        if shape.after:
+            query = query.where(
+                or_(
+                    ranked < bindparam("after_priority"),
+                    and_(
+                        ranked == bindparam("after_priority"),
+                        col(CaseRow.number) > bindparam("after_number"),
+                    ),
+                )
+            )
+        return query.order_by(ranked.desc(), col(CaseRow.number)).limit(bindparam("limit"))
     if shape.by_value:
         if shape.after:
             query = query.where(
@@ -287,7 +317,10 @@ class QueueQuery:
     me: str | None = None
     lapse_at: datetime | None = None
     by_value: bool = False
-    # (updated_at, number), or (value micros, number) when by value.
+    queue: str | None = None
+    by_priority: bool = False
+    queues: tuple[str, ...] | None = None
+    # (updated_at, number); (value micros, number) by value; (priority, number) by priority.
     after: tuple[Any, int] | None = None
 
 
@@ -342,9 +375,12 @@ class PublicCaseReads:
             classes=query.class_networks,
             holder=query.holder,
             by_value=query.by_value,
+            queue=query.queue is not None,
+            by_priority=query.by_priority,
+            queues=query.queues,
         )
         parameters: dict[str, Any] = {"status": query.status, "limit": limit}
-        for name in ("network", "case_type", "older_at", "min_micros", "max_micros"):
+        for name in ("network", "queue", "case_type", "older_at", "min_micros", "max_micros"):
             if getattr(query, name) is not None:
                 parameters[name] = getattr(query, name)
         if query.holder is not None:
@@ -352,7 +388,13 @@ class PublicCaseReads:
             if query.holder == "mine":
                 parameters["me"] = query.me
         if query.after is not None:
-            key = "after_value" if query.by_value else "after_at"
+            key = (
+                "after_priority"
+                if query.by_priority
+                else "after_value"
+                if query.by_value
+                else "after_at"
+            )
             parameters[key], parameters["after_number"] = query.after
         return await self._rows(_queue_statement(shape), parameters)
 
@@ -421,6 +463,10 @@ def _to_case(row: Row[Any]) -> Case:
         approvals=list(values["approvals"] or []),
         question=values["question"],
         answer=values["answer"],
+        queue=values["queue"],
+        priority=values["priority"],
+        queued_at=values["queued_at"],
+        escalated_at=values["escalated_at"],
         created_at=values["created_at"],
         updated_at=values["updated_at"],
     )

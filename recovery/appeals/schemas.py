@@ -142,6 +142,10 @@ class AppealPublic(BaseModel):
         "once the payout is mined (may be less than the quote's net amount for a token that "
         "keeps part of every transfer).",
     )
+    queue: str | None = Field(
+        default=None,
+        description="The appeals desk's queue the case is routed to, once it is quoted.",
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -171,6 +175,7 @@ class AppealPublic(BaseModel):
             answer=case.answer,
             deadline_at=case.deadline_at,
             delivered_amount=((case.facts or {}).get("payout") or {}).get("delivered_amount"),
+            queue=case.queue,
             version=case.version,
             created_at=case.created_at,
             updated_at=case.updated_at,
@@ -216,6 +221,7 @@ def public_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "answer": row["answer"],
         "deadline_at": row["deadline_at"],
         "delivered_amount": ((facts or {}).get("payout") or {}).get("delivered_amount"),
+        "queue": row["queue"],
         "version": row["version"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

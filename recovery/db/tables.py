@@ -80,6 +80,8 @@ class CaseRow(SQLModel, table=True):
         # The review queue, oldest first, whole or by network: a keyset walk on these.
         Index("ix_cases_queue", "status", "updated_at", "number"),
         Index("ix_cases_queue_network", "status", "network", "updated_at", "number"),
+        # One desk queue, oldest first.
+        Index("ix_cases_desk_queue", "status", "queue", "updated_at", "number"),
     )
 
     number: int | None = Field(
@@ -132,6 +134,12 @@ class CaseRow(SQLModel, table=True):
     approvals: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     question: str | None = Field(default=None, sa_type=Text)
     answer: str | None = Field(default=None, sa_type=Text)
+    # Routing (policies/data/queues.yaml): the desk queue, the priority within it, when
+    # the case last entered review (its service-level clock) and when it escalated.
+    queue: str | None = Field(default=None, sa_type=String(32))
+    priority: int = Field(default=0, sa_type=Integer, sa_column_kwargs={"server_default": "0"})
+    queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
 
 
 class ClaimedTransferRow(SQLModel, table=True):
@@ -401,3 +409,14 @@ class DiscoveryCheckpointRow(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, sa_type=String(64))
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime())
     updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class ReviewerQueueRow(SQLModel, table=True):
+    """A reviewer's membership of a desk queue: their queue view shows these queues."""
+
+    __tablename__ = "reviewer_queues"
+
+    subject: str = Field(primary_key=True, sa_type=String(128))
+    queue: str = Field(primary_key=True, sa_type=String(32))
+    added_by: str = Field(sa_type=String(128))
+    added_at: datetime = Field(sa_type=UTCDateTime())

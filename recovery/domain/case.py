@@ -91,6 +91,10 @@ class Case:
     approvals: list[str] = field(default_factory=list)
     question: str | None = None
     answer: str | None = None
+    queue: str | None = None
+    priority: int = 0
+    queued_at: datetime | None = None
+    escalated_at: datetime | None = None
     pending_events: list[CaseEvent] = field(default_factory=list)
     last_seq: int = 0
 
@@ -141,6 +145,9 @@ class Case:
                 f"(allowed from {self.status}: {allowed})"
             )
         event = self._event(self.status, target, actor, at, reason_code, detail, message)
+        if target is CaseStatus.IN_REVIEW and self.status is not CaseStatus.IN_REVIEW:
+            # The desk's clock starts each time the case comes to it.
+            self.queued_at, self.escalated_at = at, None
         self.status = target
         self.updated_at = at
         return event

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
 from recovery.access.case_rules import AdminOnly, ClaimantOnly, DeskOnly, OwnCase
+from recovery.access.keys import Role
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
 from recovery.api.responses import JsonBytes
@@ -19,7 +20,7 @@ from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.errors import Conflict, Forbidden
 from recovery.payouts import operator
 from recovery.payouts.operator import ChainUnreadable, NoChainEvidence
-from recovery.review import proof, quotes, service
+from recovery.review import proof, quotes, routing, service
 from recovery.review.errors import (
     AlreadyApproved,
     BadSignature,
@@ -36,11 +37,15 @@ from recovery.review.schemas import (
     Acceptance,
     Approval,
     Challenge,
+    DeskQueue,
+    DeskQueueList,
     InfoAnswer,
     InfoRequest,
     PayoutResolution,
     Proof,
     Rejection,
+    ReviewerQueues,
+    ReviewerQueuesSet,
 )
 
 _DECIMAL = {"pattern": service.DECIMAL_PATTERN, "examples": ["2500", "99.95"]}
@@ -153,6 +158,21 @@ def answer(
 
 
 @review_router.get(
+    "/queues",
+    response_model=DeskQueueList,
+    responses=error_responses(*AUTHENTICATED, Forbidden),
+    summary="The desk's queues and what waits in them (reviewer)",
+)
+async def desk_queues(context: ContextDep, principal: CurrentPrincipal) -> DeskQueueList:
+    """Every queue of the routing policy with its target time, waiting cases, the oldest
+    one and how many are past the target."""
+    principal.require(Role.REVIEWER, Role.ADMIN)
+    now = context.clock()
+    rows = await context.database.read(lambda session: routing.board(session, now))
+    return DeskQueueList(items=[DeskQueue.model_validate(row) for row in rows])
+
+
+@review_router.get(
     "/queue",
     response_model=AppealPage,
     responses=error_responses(*AUTHENTICATED, Forbidden),
@@ -183,8 +203,17 @@ async def review_queue(
         Query(description="mine: cases you hold; unclaimed: nobody's (or a lapsed hold)."),
     ] = None,
     sort: Annotated[
-        Literal["age", "value"], Query(description="age: oldest first; value: highest first.")
+        Literal["age", "value", "priority"],
+        Query(description="age: oldest first; value, priority: highest first."),
     ] = "age",
+    queue: Annotated[
+        str | None,
+        Query(max_length=32, description="One desk queue (GET /v1/review/queues lists them)."),
+    ] = None,
+    all_queues: Annotated[
+        bool,
+        Query(description="A reviewer who belongs to queues sees those; true: every queue."),
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
         str | None,
@@ -193,7 +222,8 @@ async def review_queue(
             description="`next_cursor` of the previous page; it goes on in the order that "
             "page had, whatever `sort` says.",
             json_schema_extra={
-                "pattern": f"{service.QUEUE_CURSOR_PATTERN}|{service.VALUE_CURSOR_PATTERN}"
+                "pattern": f"{service.QUEUE_CURSOR_PATTERN}|{service.VALUE_CURSOR_PATTERN}|"
+                f"{service.PRIORITY_CURSOR_PATTERN}"
             },
         ),
     ] = None,
@@ -210,6 +240,8 @@ async def review_queue(
         network_class=network_class,
         holder=holder,
         sort=sort,
+        queue=queue,
+        queues=None if all_queues else await _own_queues(context, principal),
     )
     now = context.clock()
     items, next_cursor = await service.queue(
@@ -222,6 +254,13 @@ async def review_queue(
         policy=context.policy,
     )
     return JsonBytes(to_json({"items": items, "next_cursor": next_cursor}))
+
+
+async def _own_queues(context: ContextDep, principal: CurrentPrincipal) -> tuple[str, ...] | None:
+    """The reviewer's own desk queues; None when they belong to none (they see all)."""
+    subject = principal.subject
+    own = await context.database.read(lambda session: routing.reviewer_queues(session, subject))
+    return tuple(own) or None
 
 
 def _decision(summary: str) -> dict[str, object]:
@@ -344,3 +383,39 @@ def resolve_payout(
             adapters=context.adapters,
         )
         return AppealPublic.of(case)
+
+
+@admin_router.get(
+    "/reviewers/{subject}/queues",
+    response_model=ReviewerQueues,
+    responses=error_responses(*AUTHENTICATED, Forbidden),
+    summary="A reviewer's desk queues (admin)",
+)
+async def get_reviewer_queues(
+    subject: str, context: ContextDep, principal: CurrentPrincipal
+) -> ReviewerQueues:
+    """The queues a reviewer belongs to (none: they see every queue)."""
+    principal.require(Role.ADMIN)
+    own = await context.database.read(lambda session: routing.reviewer_queues(session, subject))
+    return ReviewerQueues(subject=subject, queues=own)
+
+
+@admin_router.put(
+    "/reviewers/{subject}/queues",
+    response_model=ReviewerQueues,
+    responses=error_responses(*AUTHENTICATED, Forbidden, routing.UnknownQueue, PayloadTooLarge),
+    summary="Set a reviewer's desk queues (admin)",
+)
+async def put_reviewer_queues(
+    subject: str, body: ReviewerQueuesSet, context: ContextDep, principal: CurrentPrincipal
+) -> ReviewerQueues:
+    """Make these the reviewer's queues; their queue view shows only these."""
+    principal.require(Role.ADMIN)
+    now = context.clock()
+    actor = principal.actor
+    own = await context.database.run(
+        lambda session: routing.set_reviewer_queues(
+            session, subject, body.queues, actor=actor, now=now
+        )
+    )
+    return ReviewerQueues(subject=subject, queues=own)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -83,3 +84,37 @@ class PayoutResolution(BaseModel):
         "retry: send again as a new transaction."
     )
     note: str = Field(min_length=1, max_length=4000, description="What the operator saw.")
+
+
+class DeskQueue(BaseModel):
+    """One of the appeals desk's queues and what waits in it now."""
+
+    id: str
+    name: str
+    target_minutes: int = Field(description="Time from entering review to a first decision.")
+    escalate_to: str | None = Field(description="Where a case past the target goes.")
+    senior: bool
+    waiting: int
+    oldest_since: datetime | None = Field(description="When the longest-waiting case came.")
+    breaches: int = Field(description="Cases waiting past the target.")
+
+
+class DeskQueueList(BaseModel):
+    """Every desk queue."""
+
+    items: list[DeskQueue]
+
+
+class ReviewerQueuesSet(BaseModel):
+    """The desk queues a reviewer is to belong to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queues: list[str] = Field(max_length=32, description="Queue ids; empty: every queue.")
+
+
+class ReviewerQueues(BaseModel):
+    """A reviewer's desk queues."""
+
+    subject: str
+    queues: list[str]

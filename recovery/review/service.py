@@ -50,7 +50,8 @@ class QueueFilter:
     `status`: in_review (waiting for a decision) or needs_info (waiting for the user).
     `network_class`: the policy's recovery class of the case's network for its case type.
     `holder`: "mine" (held by the caller) or "unclaimed" (nobody's, or a lapsed hold).
-    `sort`: "age" (oldest first) or "value" (highest value first).
+    `sort`: "age" (oldest first), "value" (highest value first) or "priority" (highest
+    first, `policies/data/queues.yaml`). `queue`: one desk queue.
     """
 
     network: str | None = None
@@ -62,12 +63,15 @@ class QueueFilter:
     network_class: str | None = None
     holder: str | None = None
     sort: str = "age"
+    queue: str | None = None
+    # Only these desk queues (a reviewer's own); None: every queue.
+    queues: tuple[str, ...] | None = None
 
 
 QUEUE_STATUSES = ("in_review", "needs_info")
 QUEUE_CLASSES = ("direct", "conditional")
 QUEUE_HOLDERS = ("mine", "unclaimed")
-QUEUE_SORTS = ("age", "value")
+QUEUE_SORTS = ("age", "value", "priority")
 
 
 def _one_of(value: str | None, allowed: tuple[str, ...], field: str) -> None:
@@ -117,6 +121,7 @@ VALUE_MAX = VALUE_MICROS_MAX // 10**6
 # number; bounded, so that no client number reaches a query unchecked.
 QUEUE_CURSOR_PATTERN = r"^q[0-9]{1,17}_[0-9]{1,9}$"
 VALUE_CURSOR_PATTERN = r"^v[0-9]{1,19}_[0-9]{1,9}$"
+PRIORITY_CURSOR_PATTERN = r"^p[0-9]{1,9}_[0-9]{1,9}$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -126,6 +131,14 @@ def _queue_cursor(updated_at: datetime, number: int) -> str:
 
 
 def _after(cursor: str, *, by_value: bool = False) -> tuple[Any, int]:
+    if cursor.startswith("p"):
+        if not re.fullmatch(PRIORITY_CURSOR_PATTERN, cursor):
+            raise InvalidInput(
+                f"cursor: {cursor!r} is not a cursor of the queue by priority; pass "
+                "next_cursor from the previous page"
+            )
+        points, number = cursor[1:].split("_")
+        return int(points), int(number)
     if by_value:
         if not re.fullmatch(VALUE_CURSOR_PATTERN, cursor):
             raise InvalidInput(
@@ -171,7 +184,8 @@ async def queue(
     _one_of(filters.holder, QUEUE_HOLDERS, "holder")
     _one_of(filters.sort, QUEUE_SORTS, "sort")
     # A cursor goes on with the walk it came from; `sort` orders the first page.
-    by_value = cursor.startswith("v") if cursor else filters.sort == "value"
+    order = {"v": "value", "p": "priority"}.get(cursor[:1], "age") if cursor else filters.sort
+    by_value, by_priority = order == "value", order == "priority"
     if filters.network_class is not None and policy is None:
         raise ValueError("a class filter needs the policy")
     query = QueueQuery(
@@ -192,6 +206,9 @@ async def queue(
         me=principal.subject,
         lapse_at=now - REVIEW_CLAIM_LAPSE,
         by_value=by_value,
+        queue=filters.queue or None,
+        by_priority=by_priority,
+        queues=None if filters.queue else filters.queues,
         after=None if cursor is None else _after(cursor, by_value=by_value),
     )
     rows = await reads.in_review(query, limit=limit + 1)
@@ -200,7 +217,9 @@ async def queue(
     cursor_out = None
     if len(rows) > limit:
         last = page[-1]
-        if by_value:
+        if by_priority:
+            cursor_out = f"p{last['priority']}_{last['number']}"
+        elif by_value:
             # The stored value_micros, as `Case.value_micros` derives it from the verdict.
             verdict = views[-1].get("verdict")
             value = getattr(verdict, "value", None)

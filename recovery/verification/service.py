@@ -33,6 +33,7 @@ from recovery.domain.errors import StaleCase
 from recovery.domain.states import CaseStatus
 from recovery.payouts.preflight import Claim, Preflight, preflight
 from recovery.review.quotes import issue_quote
+from recovery.review.routing import describe, route_case
 from recovery.verification.claims import (
     NotAllWritten,
     WatchProgress,
@@ -658,6 +659,7 @@ class Checker:
                 case.verdict = verdict_dict(verdict)
                 case.check_note = None
                 held = self._payout_preflight(session, case)
+                routed = describe(route_case(self.policy, case))
                 if held is not None:
                     case.transition(
                         CaseStatus.IN_REVIEW,
@@ -665,7 +667,7 @@ class Checker:
                         at=now,
                         reason_code=held[0],
                         detail=f"{confirmations} of {network.confirmations} confirmations on "
-                        f"{case.network}; no quote: {held[1]}",
+                        f"{case.network}; no quote: {held[1]}; {routed}",
                     )
                     case.check_note = held[1]
                     self._save(session, repository, case, report, None)
@@ -677,7 +679,7 @@ class Checker:
                     at=now,
                     detail=f"{confirmations} of {network.confirmations} confirmations on "
                     f"{case.network}; quote {quote.id} ready: fee {quote.fee_amount}, net "
-                    f"payout {quote.net_amount} base units",
+                    f"payout {quote.net_amount} base units; {routed}",
                 )
             else:
                 case.check_note = (
