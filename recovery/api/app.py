@@ -36,6 +36,7 @@ from recovery.metrics import registry_for
 from recovery.nodes import endpoints as nodes
 from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
+from recovery.stats import endpoints as stats
 from recovery.triage import endpoints as triage
 
 DESCRIPTION = """\
@@ -101,6 +102,7 @@ def create_app(context: AppContext, *, freeze_at_start: bool = False) -> FastAPI
     app.include_router(deposit_addresses.router)
     app.include_router(discovery.router)
     app.include_router(triage.router)
+    app.include_router(stats.router)
     app.include_router(catalogue.router)
     app.include_router(review.user_router)
     app.include_router(review.review_router)

@@ -420,3 +420,19 @@ class ReviewerQueueRow(SQLModel, table=True):
     queue: str = Field(primary_key=True, sa_type=String(32))
     added_by: str = Field(sa_type=String(128))
     added_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class TriageRecordRow(SQLModel, table=True):
+    """What one triage draft read, without the text: for the desk's topic statistics."""
+
+    __tablename__ = "triage_records"
+
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=Integer, sa_column_kwargs=_SERIAL
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime(), index=True)
+    language: str = Field(sa_type=String(8))
+    case_type: str | None = Field(default=None, sa_type=String(32))
+    network: str | None = Field(default=None, sa_type=String(64))
+    opened_for: str | None = Field(default=None, sa_type=String(64))
+    token: str | None = Field(default=None, sa_type=String(32))

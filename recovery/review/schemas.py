@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from policies.routing import load_routing
 from recovery.domain.reasons import REJECTABLE
 
 _REJECTABLE: list[JsonValue] = [*sorted(REJECTABLE)]
@@ -110,7 +111,9 @@ class ReviewerQueuesSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    queues: list[str] = Field(max_length=32, description="Queue ids; empty: every queue.")
+    queues: list[
+        Annotated[str, Field(json_schema_extra={"enum": sorted(load_routing().queues)})]
+    ] = Field(max_length=32, description="Queue ids (GET /v1/review/queues); empty: every queue.")
 
 
 class ReviewerQueues(BaseModel):

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
+from recovery.stats import topics
 from recovery.triage import service
 from recovery.triage.schemas import TriageDraft, TriageRequest
 
@@ -23,12 +24,15 @@ async def triage(body: TriageRequest, context: ContextDep, _: CurrentPrincipal) 
     """What the user wrote, read into a draft appeal (each field with its evidence and
     confidence), completed from every served network when it names a transaction hash,
     with the verdict it would get. Nothing is filed."""
+    now = context.clock()
     result = await run_in_threadpool(
         service.triage,
         body.text,
         policy=context.policy,
         adapters=context.adapters,
-        now=context.clock(),
+        now=now,
         language=body.language,
     )
+    # What it read (no text) feeds the desk's topic statistics.
+    await context.database.run(lambda session: topics.record(session, result, now))
     return TriageDraft.model_validate(result)

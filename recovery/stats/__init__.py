@@ -1,0 +1,1 @@
+"""Statistics: the public outcomes of cases, and what users write about."""
