@@ -388,7 +388,7 @@ def resolve_payout(
 @admin_router.get(
     "/reviewers/{subject}/queues",
     response_model=ReviewerQueues,
-    responses=error_responses(*AUTHENTICATED, Forbidden),
+    responses=error_responses(*AUTHENTICATED, Forbidden, routing.UnknownReviewer),
     summary="A reviewer's desk queues (admin)",
 )
 async def get_reviewer_queues(
@@ -396,14 +396,18 @@ async def get_reviewer_queues(
 ) -> ReviewerQueues:
     """The queues a reviewer belongs to (none: they see every queue)."""
     principal.require(Role.ADMIN)
-    own = await context.database.read(lambda session: routing.reviewer_queues(session, subject))
+    own = await context.database.read(
+        lambda session: routing.reviewer_queues(session, subject, check=True)
+    )
     return ReviewerQueues(subject=subject, queues=own)
 
 
 @admin_router.put(
     "/reviewers/{subject}/queues",
     response_model=ReviewerQueues,
-    responses=error_responses(*AUTHENTICATED, Forbidden, routing.UnknownQueue, PayloadTooLarge),
+    responses=error_responses(
+        *AUTHENTICATED, Forbidden, routing.UnknownQueue, routing.UnknownReviewer, PayloadTooLarge
+    ),
     summary="Set a reviewer's desk queues (admin)",
 )
 async def put_reviewer_queues(

@@ -19,10 +19,10 @@ from policies import Policy
 from policies.routing import CaseTraits, Route, Routing, load_routing, priority, route
 from recovery.appeals.repository import CaseRepository
 from recovery.db.engine import Database
-from recovery.db.tables import CaseRow, ReviewerQueueRow
+from recovery.db.tables import ApiKeyRow, CaseRow, ReviewerQueueRow
 from recovery.domain.case import Case
 from recovery.domain.states import CaseStatus
-from recovery.errors import InvalidInput, RecoveryError
+from recovery.errors import InvalidInput, NotFound, RecoveryError
 from recovery.metrics import desk_waiting
 
 SYSTEM = "system:desk"
@@ -152,8 +152,29 @@ class UnknownQueue(InvalidInput):
     """Raised when a request names a desk queue the routing policy does not have."""
 
 
-def reviewer_queues(session: Any, subject: str) -> list[str]:
-    """The desk queues a reviewer belongs to."""
+class UnknownReviewer(NotFound):
+    """Raised when no live reviewer key has the subject a request names."""
+
+
+def require_reviewer(session: Any, subject: str) -> None:
+    """A 404 unless a reviewer key (not revoked) belongs to `subject`."""
+    found = session.scalar(
+        select(col(ApiKeyRow.id)).where(
+            col(ApiKeyRow.subject) == subject,
+            col(ApiKeyRow.role) == "reviewer",
+            col(ApiKeyRow.revoked_at).is_(None),
+        )
+    )
+    if found is None:
+        raise UnknownReviewer(
+            f"no reviewer {subject!r}: create a reviewer key for them first (POST /v1/admin/keys)"
+        )
+
+
+def reviewer_queues(session: Any, subject: str, *, check: bool = False) -> list[str]:
+    """The desk queues a reviewer belongs to (`check`: a 404 for one with no key)."""
+    if check:
+        require_reviewer(session, subject)
     return sorted(
         session.scalars(
             select(col(ReviewerQueueRow.queue)).where(col(ReviewerQueueRow.subject) == subject)
@@ -165,6 +186,7 @@ def set_reviewer_queues(
     session: Any, subject: str, queues: list[str], *, actor: str, now: datetime
 ) -> list[str]:
     """Make `queues` the reviewer's queues (an empty list: none, they see every queue)."""
+    require_reviewer(session, subject)
     known = load_routing().queues
     unknown = sorted(set(queues) - set(known))
     if unknown:

@@ -97,6 +97,11 @@ def test_a_reviewer_who_belongs_to_queues_sees_those(desk: Desk, auth: Any) -> N
     assert unknown.status_code == 422
     assert "nowhere" in unknown.json()["detail"]
     assert desk.client.put(path, json={"queues": []}, headers=desk.rita).status_code == 403
+    nobody = desk.client.put(
+        "/v1/admin/reviewers/nobody/queues", json={"queues": ["senior"]}, headers=admin
+    )
+    assert nobody.status_code == 404
+    assert "create a reviewer key" in nobody.json()["detail"]
     cleared = desk.client.put(path, json={"queues": []}, headers=admin)
     assert cleared.json()["queues"] == []
     assert len(_queue(desk)) == 2
