@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from chains.base import TransactionFacts
@@ -57,7 +58,7 @@ def lookup(adapters: Mapping[str, EvmAdapter], tx_hash: str) -> dict[str, Any]:
 def complete(draft: Draft, chain: dict[str, Any]) -> dict[str, Any]:
     """Fill the draft from what the chain showed; the chain's facts as plain data."""
     found: dict[str, TransactionFacts] = chain["found"]
-    facts: dict[str, Any] = {"looked_on": None, "unreachable": chain["unreachable"]}
+    facts: dict[str, Any] = {"unreachable": chain["unreachable"]}
     if len(found) != 1:
         if len(found) > 1:
             draft.notes.append(f"the transaction is on several networks: {', '.join(found)}")
@@ -109,15 +110,25 @@ def preview(draft: Draft, chain: dict[str, Any], policy: Policy, now: datetime) 
     if case_type == "wrong_network" and (opened_for is None or opened_for not in policy.networks):
         return None
     token = chain.get("token_contract")
+    amount_text = chain.get("amount_base_units")
     if token is None:
         ticker = (draft.value("token") or "").upper()
         served = policy.networks[network]
+        decimals = None
         if ticker and ticker == served.native.symbol.upper():
-            token = NATIVE
+            token, decimals = NATIVE, served.native.decimals
         else:
             listed = [a for a in served.listed_assets if a.symbol.upper() == ticker]
-            token = listed[0].address if listed else None
-    amount = int(chain.get("amount_base_units") or 0)
+            if listed:
+                token, decimals = listed[0].address, listed[0].decimals
+        written = draft.value("amount")
+        if amount_text is None and written is not None and decimals is not None:
+            # The amount as the user wrote it, in base units of the token they named.
+            with localcontext(Context(prec=200)):
+                amount_text = str(int(Decimal(written).scaleb(decimals)))
+    if amount_text is None:
+        return None  # no amount, no fee to preview
+    amount = int(amount_text)
     try:
         verdict = evaluate(
             Facts(
