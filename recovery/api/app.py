@@ -32,6 +32,7 @@ from recovery.deposit_addresses import endpoints as deposit_addresses
 from recovery.deposit_addresses.contract import deposit_address_schemas
 from recovery.discovery import endpoints as discovery
 from recovery.errors import InvalidInput
+from recovery.i18n import endpoints as languages
 from recovery.metrics import registry_for
 from recovery.nodes import endpoints as nodes
 from recovery.payouts import endpoints as payouts
@@ -103,6 +104,7 @@ def create_app(context: AppContext, *, freeze_at_start: bool = False) -> FastAPI
     app.include_router(discovery.router)
     app.include_router(triage.router)
     app.include_router(stats.router)
+    app.include_router(languages.router)
     app.include_router(catalogue.router)
     app.include_router(review.user_router)
     app.include_router(review.review_router)

@@ -29,6 +29,7 @@ from recovery.appeals.schemas import AppealCreate, AppealPage, AppealPublic, Eve
 from recovery.domain.case import CaseType
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.domain.states import CaseStatus
+from recovery.i18n.endpoints import AcceptLanguage, language_for
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
@@ -148,14 +149,18 @@ async def get_appeal(case_id: str, context: ContextDep, principal: CurrentPrinci
     summary="Follow an appeal",
 )
 async def appeal_events(
-    case_id: str, context: ContextDep, principal: CurrentPrincipal
+    case_id: str,
+    context: ContextDep,
+    principal: CurrentPrincipal,
+    accept_language: AcceptLanguage = None,
 ) -> EventList:
-    """Every state change of one of your cases, oldest first."""
+    """Every state change of one of your cases, oldest first, in your language."""
     events = await context.database.read(
         lambda session: service.events(session, principal, case_id)
     )
     staff = principal.role != Role.USER
-    return EventList(items=[EventPublic.of(e, staff=staff) for e in events])
+    language = await language_for(context, principal, accept_language)
+    return EventList(items=[EventPublic.of(e, staff=staff, language=language) for e in events])
 
 
 @router.post(

@@ -12,6 +12,8 @@ from pydantic_core import from_json
 from recovery.catalogue.schemas import VerdictPublic
 from recovery.domain.case import Case, CaseEvent, reference_of
 from recovery.domain.messages import user_actor, user_message
+from recovery.i18n.catalogue import translate
+from recovery.i18n.texts import REASON_TEXTS
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -87,6 +89,11 @@ class EventPublic(BaseModel):
         "the role (`reviewer`, `admin`); staff read the name under `staff`."
     )
     reason_code: str | None
+    reason: str | None = Field(
+        default=None,
+        description="What the reason code means, in the reader's language (Accept-Language "
+        "or their chosen language).",
+    )
     detail: str = Field(description="What happened, in words written for the claimant.")
     created_at: datetime
     staff: EventStaffView | None = Field(
@@ -94,15 +101,18 @@ class EventPublic(BaseModel):
     )
 
     @classmethod
-    def of(cls, event: CaseEvent, *, staff: bool) -> EventPublic:
-        """The event as the claimant reads it, plus the staff view when `staff`."""
+    def of(cls, event: CaseEvent, *, staff: bool, language: str = "en") -> EventPublic:
+        """The event as the claimant reads it (in `language` where the catalogues have its
+        words), plus the staff view when `staff`."""
+        reason = REASON_TEXTS.get(event.reason_code or "")
         return cls(
             seq=event.seq,
             from_status=event.from_status.value if event.from_status else None,
             to_status=event.to_status.value,
             actor=user_actor(event.actor),
             reason_code=event.reason_code,
-            detail=user_message(event),
+            reason=None if reason is None else translate(reason, language),
+            detail=translate(user_message(event), language),
             created_at=event.created_at,
             staff=EventStaffView(actor=event.actor, detail=event.detail) if staff else None,
         )

@@ -436,3 +436,13 @@ class TriageRecordRow(SQLModel, table=True):
     network: str | None = Field(default=None, sa_type=String(64))
     opened_for: str | None = Field(default=None, sa_type=String(64))
     token: str | None = Field(default=None, sa_type=String(32))
+
+
+class UserLanguageRow(SQLModel, table=True):
+    """The language a user chose to read the service in (over their Accept-Language)."""
+
+    __tablename__ = "user_languages"
+
+    subject: str = Field(primary_key=True, sa_type=String(128))
+    language: str = Field(sa_type=String(8))
+    updated_at: datetime = Field(sa_type=UTCDateTime())

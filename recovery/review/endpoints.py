@@ -18,6 +18,9 @@ from recovery.appeals.repository import PublicCaseReads
 from recovery.appeals.schemas import AppealPage, AppealPublic
 from recovery.domain.errors import InvalidTransition, StaleCase
 from recovery.errors import Conflict, Forbidden
+from recovery.i18n.catalogue import translate
+from recovery.i18n.endpoints import AcceptLanguage, language_for
+from recovery.i18n.texts import CHALLENGE_HOW
 from recovery.payouts import operator
 from recovery.payouts.operator import ChainUnreadable, NoChainEvidence
 from recovery.review import proof, quotes, routing, service
@@ -107,11 +110,24 @@ def renew_quote(case_id: str, context: ContextDep, principal: CurrentPrincipal) 
     responses=error_responses(*AUTHENTICATED, CaseNotFound, ClaimantOnly, Conflict),
     summary="The message to sign for proof of ownership",
 )
-def get_challenge(case_id: str, context: ContextDep, principal: CurrentPrincipal) -> Challenge:
-    """The text the transfer's sender signs (EIP-191 personal_sign) to prove ownership."""
-    with context.database.unit_of_work() as session:
-        _, message, signer = proof.challenge(session, principal, case_id)
-    return Challenge(message=message, signer=signer, method="EIP-191 personal_sign")
+async def get_challenge(
+    case_id: str,
+    context: ContextDep,
+    principal: CurrentPrincipal,
+    accept_language: AcceptLanguage = None,
+) -> Challenge:
+    """The text the transfer's sender signs (EIP-191 personal_sign) to prove ownership,
+    with how to sign it in your language."""
+    _, message, signer = await context.database.run(
+        lambda session: proof.challenge(session, principal, case_id)
+    )
+    language = await language_for(context, principal, accept_language)
+    return Challenge(
+        message=message,
+        signer=signer,
+        method="EIP-191 personal_sign",
+        instructions=translate(CHALLENGE_HOW, language),
+    )
 
 
 @user_router.post(

@@ -40,6 +40,9 @@ class Challenge(BaseModel):
     message: str
     signer: str = Field(description="The address that must sign: the transfer's sender.")
     method: str = Field(description="How to sign it.")
+    instructions: str = Field(
+        default="", description="How to sign it and what we never ask for, in your language."
+    )
 
 
 class Proof(BaseModel):

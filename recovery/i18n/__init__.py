@@ -1,0 +1,1 @@
+"""Message catalogues: what users read, in their language."""
