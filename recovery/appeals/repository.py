@@ -216,6 +216,19 @@ def _network_id(name: str) -> str:
     return name
 
 
+def _highest_first(query: Select[Any], key: Any, after: str, paged: bool) -> Select[Any]:
+    """`query` ordered by `key` highest first, then case number; `paged`: after the
+    (key, number) bound as `after` and `after_number`."""
+    if paged:
+        query = query.where(
+            or_(
+                key < bindparam(after),
+                and_(key == bindparam(after), col(CaseRow.number) > bindparam("after_number")),
+            )
+        )
+    return query.order_by(key.desc(), col(CaseRow.number)).limit(bindparam("limit"))
+
+
 @cache
 def _queue_statement(shape: QueueShape) -> Select[Any]:
     """The review queue's page (public columns; a keyset walk on (updated_at, number), or
@@ -264,30 +277,9 @@ def _queue_statement(shape: QueueShape) -> Select[Any]:
     elif shape.holder == "unclaimed":
         query = query.where(not_(held))
     if shape.by_priority:
-        ranked = col(CaseRow.priority)
-        if shape.after:
-            query = query.where(
-                or_(
-                    ranked < bindparam("after_priority"),
-                    and_(
-                        ranked == bindparam("after_priority"),
-                        col(CaseRow.number) > bindparam("after_number"),
-                    ),
-                )
-            )
-        return query.order_by(ranked.desc(), col(CaseRow.number)).limit(bindparam("limit"))
+        return _highest_first(query, col(CaseRow.priority), "after_priority", shape.after)
     if shape.by_value:
-        if shape.after:
-            query = query.where(
-                or_(
-                    valued < bindparam("after_value"),
-                    and_(
-                        valued == bindparam("after_value"),
-                        col(CaseRow.number) > bindparam("after_number"),
-                    ),
-                )
-            )
-        return query.order_by(valued.desc(), col(CaseRow.number)).limit(bindparam("limit"))
+        return _highest_first(query, valued, "after_value", shape.after)
     if shape.after:
         query = query.where(
             or_(

@@ -98,15 +98,30 @@ def _page(
     )
 
 
-def _refused_csrf(request: Request, user: ConsoleUser | None) -> HTMLResponse:
+def _message(
+    request: Request, user: ConsoleUser | None, title: str, message: str, status_code: int
+) -> HTMLResponse:
+    """A page that says one thing: why something was refused or not shown."""
     return _page(
+        request, "message.html", user, status_code=status_code, title=title, message=message
+    )
+
+
+def _refused(
+    request: Request, user: ConsoleUser | None, title: str, refused: RecoveryError
+) -> HTMLResponse:
+    """The service's refusal, with its own words and status."""
+    return _message(request, user, title, refused.detail, refused.status_code)
+
+
+def _refused_csrf(request: Request, user: ConsoleUser | None) -> HTMLResponse:
+    return _message(
         request,
-        "message.html",
         user,
-        status_code=403,
-        title="Form refused",
-        message="This form has no valid CSRF token (an old page, or a form from another "
-        "site). Go back, reload the page and try again.",
+        "Form refused",
+        "This form has no valid CSRF token (an old page, or a form from another site). Go "
+        "back, reload the page and try again.",
+        403,
     )
 
 
@@ -318,14 +333,7 @@ def _show_case(
         with context.database.unit_of_work() as session:
             values = _case_values(session, context, user, case_id)
     except RecoveryError as refused:
-        return _page(
-            request,
-            "message.html",
-            user,
-            status_code=refused.status_code,
-            title="Case not shown",
-            message=refused.detail,
-        )
+        return _refused(request, user, "Case not shown", refused)
     return _page(
         request, "case.html", user, status_code=status_code, error=error, done=done, **values
     )
@@ -418,14 +426,7 @@ def payouts_page(request: Request) -> Response:
                 session, user.principal, context.adapters, context.gas_wallet
             )
     except RecoveryError as refused:
-        return _page(
-            request,
-            "message.html",
-            user,
-            status_code=refused.status_code,
-            title="Payouts",
-            message=refused.detail,
-        )
+        return _refused(request, user, "Payouts", refused)
     groups: dict[str, list[Any]] = {}
     for item in items:
         groups.setdefault(item.status, []).append(item)
@@ -450,13 +451,12 @@ async def resolve_payout(request: Request, case_id: str) -> Response:
         return _refused_csrf(request, user)
     resolution, note = form.get("resolution", ""), form.get("note", "").strip()
     if resolution not in RESOLUTIONS:
-        return _page(
+        return _message(
             request,
-            "message.html",
             user,
-            status_code=400,
-            title="Payout not resolved",
-            message=f"resolution {resolution!r} is not one of {', '.join(RESOLUTIONS)}",
+            "Payout not resolved",
+            f"resolution {resolution!r} is not one of {', '.join(RESOLUTIONS)}",
+            400,
         )
     if form.get("confirm") != "yes":
         return _page(
@@ -475,14 +475,7 @@ async def resolve_payout(request: Request, case_id: str) -> Response:
                 adapters=context.adapters,
             )
     except RecoveryError as refused:
-        return _page(
-            request,
-            "message.html",
-            user,
-            status_code=refused.status_code,
-            title="Payout not resolved",
-            message=refused.detail,
-        )
+        return _refused(request, user, "Payout not resolved", refused)
     return RedirectResponse("/console/payouts", status_code=303)
 
 
