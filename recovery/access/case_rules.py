@@ -33,6 +33,7 @@ class CaseAction(StrEnum):
     ASK = "ask"
     RECHECK = "recheck"
     RESOLVE_PAYOUT = "resolve_payout"
+    VERIFICATION_CODE = "verification_code"  # what the owner gives to check the case
 
 
 class Relation(StrEnum):
@@ -50,6 +51,7 @@ CLAIMANT_ACTIONS = frozenset(
         CaseAction.ANSWER,
         CaseAction.CHALLENGE,
         CaseAction.PROVE,
+        CaseAction.VERIFICATION_CODE,
     }
 )
 DESK_ACTIONS = frozenset(
@@ -101,6 +103,7 @@ _CLAIMANT_WORDS = {
     CaseAction.ANSWER: "answer the desk's question",
     CaseAction.CHALLENGE: "read its ownership challenge",
     CaseAction.PROVE: "prove ownership",
+    CaseAction.VERIFICATION_CODE: "read its verification code",
 }
 
 

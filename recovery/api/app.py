@@ -39,6 +39,7 @@ from recovery.payouts import endpoints as payouts
 from recovery.review import endpoints as review
 from recovery.stats import endpoints as stats
 from recovery.triage import endpoints as triage
+from recovery.verify import endpoints as verify
 
 DESCRIPTION = """\
 Recovers mis-sent crypto deposits: tokens sent over the wrong network, or tokens the
@@ -105,6 +106,7 @@ def create_app(context: AppContext, *, freeze_at_start: bool = False) -> FastAPI
     app.include_router(triage.router)
     app.include_router(stats.router)
     app.include_router(languages.router)
+    app.include_router(verify.router)
     app.include_router(catalogue.router)
     app.include_router(review.user_router)
     app.include_router(review.review_router)

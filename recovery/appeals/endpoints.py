@@ -6,10 +6,11 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, Field
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from recovery.access.case_rules import ClaimantOnly
+from recovery.access.case_rules import CaseAction, ClaimantOnly
 from recovery.access.keys import Role
 from recovery.api.context import ContextDep, CurrentPrincipal
 from recovery.api.errors import AUTHENTICATED, PayloadTooLarge, error_responses
@@ -161,6 +162,35 @@ async def appeal_events(
     staff = principal.role != Role.USER
     language = await language_for(context, principal, accept_language)
     return EventList(items=[EventPublic.of(e, staff=staff, language=language) for e in events])
+
+
+class VerificationCode(BaseModel):
+    """What the case's owner gives anyone who wants to check the case is real."""
+
+    reference: str
+    verification_code: str
+    verify_url: str = Field(description="Where anyone checks it: GET /v1/verify/{reference}.")
+
+
+@router.get(
+    "/{case_id}/verification-code",
+    response_model=VerificationCode,
+    responses=error_responses(*AUTHENTICATED, CaseNotFound, ClaimantOnly),
+    summary="Your case's verification code",
+)
+async def verification_code(
+    case_id: str, context: ContextDep, principal: CurrentPrincipal
+) -> VerificationCode:
+    """The code only you see: with the reference, anyone can check at /verify that the
+    case is real (someone who cannot show both is not acting for this service)."""
+    case = await context.database.read(
+        lambda session: service.get_case(session, principal, case_id, CaseAction.VERIFICATION_CODE)
+    )
+    return VerificationCode(
+        reference=case.reference,
+        verification_code=case.verification_code or "",
+        verify_url=f"/v1/verify/{case.reference}",
+    )
 
 
 @router.post(

@@ -222,6 +222,7 @@ def case_values(case: Case) -> dict[str, Any]:
         "log_indexes": list(case.log_indexes),
         "proven_by": case.proven_by,
         "priority": case.priority,
+        "verification_code": case.verification_code,
         "created_at": case.created_at,
         "updated_at": case.updated_at,
         "next_check_at": case.created_at,
@@ -232,7 +233,8 @@ CASE_KEYS = (
     "id", "claimant", "case_type", "network", "opened_for", "tx_hash", "token",
     "deposit_address", "refund_address", "claimed_amount", "status", "version", "last_seq",
     "facts", "verdict", "value_micros", "policy_version", "log_index", "named_log_indexes",
-    "log_indexes", "proven_by", "priority", "created_at", "updated_at", "next_check_at",
+    "log_indexes", "proven_by", "priority", "verification_code", "created_at", "updated_at",
+    "next_check_at",
 )  # fmt: skip
 # Every new case's row is written by this statement (`CaseRepository.add` too).
 INSERT_CASE = (

@@ -456,6 +456,7 @@ def _to_case(row: Row[Any]) -> Case:
         question=values["question"],
         answer=values["answer"],
         queue=values["queue"],
+        verification_code=values["verification_code"],
         priority=values["priority"],
         queued_at=values["queued_at"],
         escalated_at=values["escalated_at"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ from recovery.domain.states import CaseStatus
 from recovery.errors import InvalidInput
 
 PAGE_LIMIT_MAX = 100
+# Verification codes: 10 characters of an alphabet without look-alikes (no 0/O, 1/I/L).
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_verification_code() -> str:
+    """A fresh random verification code (about 49 bits), e.g. `K7M2Q9XHRT`."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,7 @@ async def file_appeal(
         policy_version=policy.version,
         named_log_indexes=None if appeal.log_indexes is None else tuple(appeal.log_indexes),
         proven_by=proven_by,
+        verification_code=new_verification_code(),
     )
     case.log_indexes = case.filed_transfers()
     holder = facts.holder(case)

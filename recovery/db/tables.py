@@ -137,6 +137,8 @@ class CaseRow(SQLModel, table=True):
     # Routing (policies/data/queues.yaml): the desk queue, the priority within it, when
     # the case last entered review (its service-level clock) and when it escalated.
     queue: str | None = Field(default=None, sa_type=String(32))
+    # What its owner gives anyone who wants to check the case is real (GET /v1/verify).
+    verification_code: str | None = Field(default=None, sa_type=String(16))
     priority: int = Field(default=0, sa_type=Integer, sa_column_kwargs={"server_default": "0"})
     queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

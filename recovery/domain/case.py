@@ -92,6 +92,7 @@ class Case:
     question: str | None = None
     answer: str | None = None
     queue: str | None = None
+    verification_code: str | None = None
     priority: int = 0
     queued_at: datetime | None = None
     escalated_at: datetime | None = None

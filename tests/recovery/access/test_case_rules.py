@@ -39,6 +39,7 @@ EXPECTED: dict[CaseAction, set[str]] = {
     CaseAction.ANSWER: {CLAIMANT},
     CaseAction.CHALLENGE: {CLAIMANT},
     CaseAction.PROVE: {CLAIMANT},
+    CaseAction.VERIFICATION_CODE: {CLAIMANT},
     CaseAction.CLAIM: {REVIEWER, ADMIN},
     CaseAction.APPROVE: {REVIEWER, ADMIN},
     CaseAction.REJECT: {REVIEWER, ADMIN},
@@ -127,6 +128,10 @@ def _challenge(desk: Desk, case: dict[str, Any], headers: dict[str, str]) -> Res
     return desk.client.get(f"/v1/appeals/{case['id']}/challenge", headers=headers)
 
 
+def _verification_code(desk: Desk, case: dict[str, Any], headers: dict[str, str]) -> Response:
+    return desk.client.get(f"/v1/appeals/{case['id']}/verification-code", headers=headers)
+
+
 def _prove(desk: Desk, case: dict[str, Any], headers: dict[str, str]) -> Response:
     signed = dev_key(8).sign_message(encode_defunct(text=case["challenge"]))
     return desk.client.post(
@@ -144,6 +149,7 @@ CELLS: dict[CaseAction, Cell] = {
     CaseAction.ANSWER: Cell(_needs_info, _post("/v1/appeals/{id}/info", {"answer": "MetaMask"})),
     CaseAction.CHALLENGE: Cell(_quoted, _challenge),
     CaseAction.PROVE: Cell(_with_challenge, _prove),
+    CaseAction.VERIFICATION_CODE: Cell(_quoted, _verification_code),
     CaseAction.CLAIM: Cell(_in_review, _post("/v1/review/{id}/claim")),
     CaseAction.APPROVE: Cell(_in_review, _post("/v1/review/{id}/approve")),
     CaseAction.REJECT: Cell(

@@ -1,0 +1,1 @@
+"""Verify a case: anyone can check that a case reference is real."""
