@@ -24,6 +24,7 @@ from recovery.console.sessions import COOKIE, ConsoleUser
 from recovery.domain.reasons import REJECTABLE
 from recovery.errors import RecoveryError
 from recovery.payouts import listing, operator
+from recovery.review import routing
 from recovery.review import service as review
 
 HERE = Path(__file__).resolve().parent
@@ -219,6 +220,7 @@ async def queue_page(request: Request) -> Response:
         "network_class",
         "holder",
         "sort",
+        "queue",
     )
     fields = {k: query.get(k, "") for k in names}
     older = query.get("older_than_minutes", "")
@@ -237,6 +239,7 @@ async def queue_page(request: Request) -> Response:
             network_class=fields["network_class"] or None,
             holder=fields["holder"] or None,
             sort=fields["sort"] or "age",
+            queue=fields["queue"] or None,
         )
         items, next_cursor = await review.queue(
             PublicCaseReads(context.database),
@@ -258,6 +261,7 @@ async def queue_page(request: Request) -> Response:
             lapse_at=now - review.REVIEW_CLAIM_LAPSE,
         )
     )
+    desk = await context.database.read(lambda session: routing.board(session, now))
     counts["class"] = {
         recovery_class: sum(
             counts["pairs"].get((n, t), 0)
@@ -279,6 +283,7 @@ async def queue_page(request: Request) -> Response:
         items=items,
         filters=shown,
         counts=counts,
+        desk=desk,
         networks=sorted(context.policy.networks),
         next_query=next_query if next_cursor else None,
         error=error,
