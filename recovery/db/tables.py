@@ -63,7 +63,8 @@ class DepositAddressRow(DepositAddressBase, table=True):
 
     __tablename__ = "deposit_addresses"
 
-    created_by: str = Field(sa_type=String(128))
+    # An actor: "role:subject", a subject being up to 128 characters.
+    created_by: str = Field(sa_type=String(160))
     created_at: datetime = Field(sa_type=UTCDateTime())
 
 
@@ -194,7 +195,8 @@ class CaseEventRow(SQLModel, table=True):
     seq: int = Field(sa_type=Integer)
     from_status: str | None = Field(default=None, sa_type=String(32))
     to_status: str = Field(sa_type=String(32))
-    actor: str = Field(sa_type=String(128))
+    # "role:subject", a subject being up to 128 characters.
+    actor: str = Field(sa_type=String(160))
     reason_code: str | None = Field(default=None, sa_type=String(64))
     detail: str = Field(sa_type=Text)
     # What the claimant reads when staff acted (a rejection note, a question); else null.
@@ -420,7 +422,7 @@ class ReviewerQueueRow(SQLModel, table=True):
 
     subject: str = Field(primary_key=True, sa_type=String(128))
     queue: str = Field(primary_key=True, sa_type=String(32))
-    added_by: str = Field(sa_type=String(128))
+    added_by: str = Field(sa_type=String(160))
     added_at: datetime = Field(sa_type=UTCDateTime())
 
 

@@ -12,9 +12,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, IntegrityError
 
+from recovery.access.keys import Role
+from recovery.api.app import create_app
+from recovery.api.context import AppContext
 from recovery.appeals.filings import FilingFacts, read_facts, write_steps
 from recovery.appeals.repository import CaseRepository, event_values
 from recovery.db.engine import Database
@@ -27,6 +31,8 @@ from recovery.db.tables import (
 )
 from recovery.domain.case import NATIVE, Case, CaseType
 from recovery.domain.states import CaseStatus
+from tests.recovery.api.builders import DEPOSIT as API_DEPOSIT
+from tests.recovery.api.builders import appeal_body
 
 T = TypeVar("T")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -239,3 +245,21 @@ def test_a_value_postgresql_cannot_store_is_a_data_error_on_the_bare_connection(
     with pytest.raises(DataError):
         on_the_apis_loop(database, lambda: file(database, case, None))
     assert counts(database)["cases"] == 0
+
+
+def test_a_subject_of_the_longest_length_files_and_is_named_in_its_events(
+    context: AppContext, auth: Any
+) -> None:
+    subject = "s" * 128  # a key's subject may be this long; its actor is "user:" + it
+    with TestClient(create_app(context)) as client:
+        registered = client.post(
+            "/v1/deposit-addresses",
+            json={"address": API_DEPOSIT, "owner": subject, "networks": ["ethereum"]},
+            headers=auth("o" * 128, Role.ADMIN),
+        )
+        assert registered.status_code == 201, registered.text
+        owner = auth(subject)
+        filed = client.post("/v1/appeals", json=appeal_body(), headers=owner)
+        assert filed.status_code == 201, filed.text
+        events = client.get(f"/v1/appeals/{filed.json()['id']}/events", headers=owner)
+    assert events.json()["items"][0]["actor"] == f"user:{subject}"
