@@ -413,7 +413,7 @@ class Discoverer:
         choices: tuple[str | None, ...] = (
             find.mistake.opened_for if find.mistake.kind is FoundKind.WRONG_NETWORK else (None,)
         )
-        judged = []
+        first: tuple[str | None, Any] | None = None
         for opened_for in choices:
             verdict = evaluate(
                 Facts(
@@ -432,13 +432,11 @@ class Discoverer:
                 self.policy,
                 StaticPriceSource(self.policy),
             )
-            judged.append((opened_for, verdict))
             if verdict.eligible or verdict.pending:
-                break
-        opened_for, verdict = (
-            judged[-1] if (judged[-1][1].eligible or judged[-1][1].pending) else judged[0]
-        )
-        return opened_for, verdict_dict(verdict)
+                return opened_for, verdict_dict(verdict)
+            first = first or (opened_for, verdict)
+        assert first is not None, "a find has at least one network to be judged against"
+        return first[0], verdict_dict(first[1])
 
     def _upsert(
         self,
