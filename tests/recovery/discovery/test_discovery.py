@@ -95,7 +95,8 @@ def test_a_wrong_network_token_is_found_claimed_with_one_call_and_paid(finder: F
 
     paid = desk.read(case)
     assert paid["status"] == "paid"
-    assert bsc.token_balance(usdt, sender) - before == int(quote["net_amount"])
+    arrived = bsc.token_balance(usdt, sender) - before
+    assert arrived == int(quote["net_amount"]) == int(paid["delivered_amount"])
     # One transfer, one case: a second claim is refused, and so is a hand-filed appeal.
     again = _claim(finder, found, prove=False)
     assert again.status_code == 409, again.text

@@ -28,9 +28,15 @@ def test_outcomes_count_filed_paid_and_rejected_cases_per_window(
     desk, engine = paying_desk
     clock = desk.clock
     paid = desk.quoted_case(wei=10**18, sender_index=5)
+    bsc = desk.devnet.chain("bsc")
+    refund = paid["refund_address"]
     approve(desk, paid, 5)
+    before = bsc.native_balance(refund)
     run_until_paid(desk, engine, clock, "bsc")
-    assert desk.read(paid)["status"] == "paid"
+    settled = desk.read(paid)
+    assert settled["status"] == "paid"
+    # What the case says arrived is what the refund address's balance shows on chain.
+    assert bsc.native_balance(refund) - before == int(settled["delivered_amount"])
     refused = desk.accept(desk.quoted_case(wei=10**18, sender_index=6))
     response = desk.client.post(
         f"/v1/review/{refused['id']}/reject",
